@@ -1,0 +1,630 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sportello/bot"
+	"sportello/bot/locale"
+	"sportello/bot/store"
+	"sportello/bot/store/boltstore"
+	"sportello/locales"
+)
+
+// form is a two-step flow used to test the engine: it asks a name, then a
+// yes/no confirmation with buttons.
+type form struct {
+	block chan struct{} // when set, Start waits on it (parallelism tests)
+	began chan struct{}
+}
+
+func (f *form) Name() string { return "form" }
+
+func (f *form) Start(_ context.Context, t *bot.Turn, arg string) error {
+	if f.began != nil {
+		f.began <- struct{}{}
+	}
+	if f.block != nil {
+		<-f.block
+	}
+	t.Begin("form", "name")
+	if arg != "" {
+		t.Set("arg", arg)
+	}
+	return f.Prompt(nil, t)
+}
+
+func (f *form) Prompt(_ context.Context, t *bot.Turn) error {
+	switch t.Step() {
+	case "name":
+		t.Say("form: your name?")
+	case "confirm":
+		t.Say("form: confirm "+t.Get("name")+"?", bot.Button{ID: "form:yes", Label: "Yes"}, bot.Button{ID: "form:no", Label: "No"})
+	}
+	return nil
+}
+
+func (f *form) Continue(_ context.Context, t *bot.Turn) error {
+	switch t.Step() {
+	case "name":
+		if t.In.Button != "" {
+			return bot.ErrStale
+		}
+		if strings.Contains(t.In.Text, "?") {
+			return bot.ErrNotUnderstood
+		}
+		t.Set("name", t.In.Text)
+		t.Goto("confirm")
+		return f.Prompt(nil, t)
+	case "confirm":
+		switch t.In.Button {
+		case "form:yes":
+			t.Say("form: saved " + t.Get("name"))
+			t.End()
+			return nil
+		case "form:no":
+			t.End()
+			t.Say("form: dropped")
+			return nil
+		case "":
+			return bot.ErrNotUnderstood
+		}
+		return bot.ErrStale
+	}
+	return fmt.Errorf("form: unknown step %q", t.Step())
+}
+
+// answer is a one-shot dialog, like a FAQ answer.
+type answer struct{}
+
+func (answer) Name() string  { return "answer" }
+func (answer) OneShot() bool { return true }
+func (answer) Start(_ context.Context, t *bot.Turn, arg string) error {
+	if arg == "panic" {
+		panic("boom")
+	}
+	t.Say("answer: " + arg)
+	return nil
+}
+func (answer) Continue(context.Context, *bot.Turn) error { return bot.ErrNotUnderstood }
+func (answer) Prompt(context.Context, *bot.Turn) error   { return nil }
+
+// keywords understands a few fixed questions.
+type keywords struct{}
+
+func (keywords) Understand(lang, text string) []bot.Match {
+	n := bot.Normalize(text)
+	var m []bot.Match
+	if strings.Contains(n, "costa") || strings.Contains(n, "cost") {
+		m = append(m, bot.Match{Dialog: "answer", Arg: "cost", Label: "Cost", Score: 0.9})
+	}
+	if strings.Contains(n, "foto") || strings.Contains(n, "photo") {
+		m = append(m, bot.Match{Dialog: "answer", Arg: "photo", Label: "Photo", Score: 0.8})
+	}
+	if strings.Contains(n, "form") {
+		m = append(m, bot.Match{Dialog: "form", Label: "Form", Score: 0.9})
+	}
+	if strings.Contains(n, "maybe") {
+		m = append(m, bot.Match{Dialog: "answer", Arg: "maybe1", Label: "Maybe one", Score: 0.4},
+			bot.Match{Dialog: "answer", Arg: "maybe2", Label: "Maybe two", Score: 0.35})
+	}
+	return m
+}
+
+type harness struct {
+	t      *testing.T
+	engine *bot.Engine
+	store  *boltstore.Store
+	cat    *locale.Catalog
+	form   *form
+	now    time.Time
+	mu     sync.Mutex
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{t: t, form: &form{}, now: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
+	s, err := boltstore.Open(t.TempDir(), boltstore.WithClock(h.clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	h.store = s
+	h.cat, err = locale.Load(locales.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vocab, err := bot.LoadVocabulary(locales.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.engine, err = bot.New(bot.Config{
+		Store: s, Catalog: h.cat, Vocabulary: vocab,
+		Dialogs:      []bot.Dialog{h.form, answer{}},
+		Understander: keywords{},
+		Menu:         []string{"form", "book", "operator"},
+		Office:       "Comune di Prova",
+		Now:          h.clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *harness) clock() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.now
+}
+
+func (h *harness) advance(d time.Duration) {
+	h.mu.Lock()
+	h.now = h.now.Add(d)
+	h.mu.Unlock()
+}
+
+func (h *harness) send(user string, in bot.Inbound) []bot.Reply {
+	h.t.Helper()
+	in.Conv = bot.Conversation{Channel: "test", User: user}
+	r, err := h.engine.Handle(context.Background(), in)
+	if err != nil {
+		h.t.Fatalf("Handle(%+v) = %v", in, err)
+	}
+	if len(r) == 0 {
+		h.t.Fatalf("Handle(%+v) gave no reply: the engine must never be silent", in)
+	}
+	return r
+}
+
+func (h *harness) text(user, text string) []bot.Reply {
+	h.t.Helper()
+	return h.send(user, bot.Inbound{Text: text})
+}
+
+func (h *harness) press(user, id string) []bot.Reply {
+	h.t.Helper()
+	return h.send(user, bot.Inbound{Button: id})
+}
+
+func (h *harness) msg(lang, id string) string {
+	return h.cat.Text(lang, id, map[string]any{"Office": "Comune di Prova"})
+}
+
+func all(r []bot.Reply) string {
+	var b strings.Builder
+	for _, x := range r {
+		b.WriteString(x.Text)
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func buttonIDs(r []bot.Reply) []string {
+	var ids []string
+	for _, x := range r {
+		for _, b := range x.Buttons {
+			ids = append(ids, b.ID)
+		}
+	}
+	return ids
+}
+
+func contains(t *testing.T, r []bot.Reply, want string) {
+	t.Helper()
+	if !strings.Contains(all(r), want) {
+		t.Errorf("replies\n%s\ndo not contain %q", all(r), want)
+	}
+}
+
+func hasButton(t *testing.T, r []bot.Reply, id string) {
+	t.Helper()
+	for _, got := range buttonIDs(r) {
+		if got == id {
+			return
+		}
+	}
+	t.Errorf("replies have buttons %v, want %q among them", buttonIDs(r), id)
+}
+
+func TestNewConversationIsGreetedWithMainMenu(t *testing.T) {
+	h := newHarness(t)
+	r := h.text("u1", "ciao")
+	if len(r) != 1 {
+		t.Fatalf("greeting = %d replies, want 1: %s", len(r), all(r))
+	}
+	contains(t, r, h.msg("it", "greeting.first"))
+	for _, id := range []string{"menu:form", "menu:book", "menu:operator"} {
+		hasButton(t, r, id)
+	}
+}
+
+func TestFirstMessageThatAsksIsAnsweredToo(t *testing.T) {
+	h := newHarness(t)
+	r := h.text("u1", "quanto costa la carta?")
+	contains(t, r, h.msg("it", "greeting.first"))
+	contains(t, r, "answer: cost")
+}
+
+func TestReturningCitizenIsWelcomedBack(t *testing.T) {
+	h := newHarness(t)
+	h.text("u1", "ciao")
+	h.advance(31 * time.Minute)
+	r := h.text("u1", "ciao")
+	contains(t, r, h.msg("it", "greeting.back"))
+}
+
+func TestSessionExpiresAfterIdleTime(t *testing.T) {
+	h := newHarness(t)
+	h.text("u1", "ciao")
+	h.press("u1", "menu:form")
+	h.text("u1", "Mario")
+	h.advance(29 * time.Minute)
+	r := h.press("u1", "form:yes") // still within 30 minutes
+	contains(t, r, "form: saved Mario")
+
+	h.press("u1", "menu:form")
+	h.text("u1", "Anna")
+	h.advance(31 * time.Minute)
+	r = h.press("u1", "form:yes") // the flow has expired
+	contains(t, r, h.msg("it", "greeting.back"))
+	contains(t, r, h.msg("it", "button.stale"))
+	if strings.Contains(all(r), "saved") {
+		t.Errorf("an expired flow was completed: %s", all(r))
+	}
+}
+
+func TestFlowWithButtons(t *testing.T) {
+	h := newHarness(t)
+	h.text("u1", "ciao")
+	r := h.press("u1", "menu:form")
+	contains(t, r, "form: your name?")
+	r = h.text("u1", "Mario")
+	hasButton(t, r, "form:yes")
+	r = h.press("u1", "form:yes")
+	contains(t, r, "form: saved Mario")
+	// The same button again is stale: the flow is over.
+	r = h.press("u1", "form:yes")
+	contains(t, r, h.msg("it", "button.stale"))
+}
+
+func TestGlobalCommandsAtAnyStep(t *testing.T) {
+	tests := []struct {
+		say      string
+		want     string
+		stillIn  bool // the flow is still active afterwards
+		wantLang string
+	}{
+		{say: "menu", want: "menu.prompt"},
+		{say: "/menu", want: "menu.prompt"},
+		{say: "aiuto", want: "help.text", stillIn: true},
+		{say: "/help", want: "help.text", stillIn: true},
+		{say: "annulla", want: "cancel.done"},
+		{say: "/annulla", want: "cancel.done"},
+		{say: "Cancel!", want: "cancel.done"},
+		{say: "/lingua", want: "language.prompt", stillIn: true},
+		{say: "/language@SportelloBot", want: "language.prompt", stillIn: true},
+		{say: "english", want: "language.set", stillIn: true, wantLang: "en"},
+		{say: "operatore", want: "operator.unavailable", stillIn: true}, // no operator flow yet: the form goes on
+	}
+	for _, tc := range tests {
+		t.Run(tc.say, func(t *testing.T) {
+			h := newHarness(t)
+			h.text("u1", "ciao")
+			h.press("u1", "menu:form")
+			h.text("u1", "Mario")
+			r := h.text("u1", tc.say)
+			lang := "it"
+			if tc.wantLang != "" {
+				lang = tc.wantLang
+			}
+			contains(t, r, h.msg(lang, tc.want))
+			r = h.press("u1", "form:yes")
+			saved := strings.Contains(all(r), "form: saved Mario")
+			if saved != tc.stillIn {
+				t.Errorf("after %q the flow is active = %v, want %v (%s)", tc.say, saved, tc.stillIn, all(r))
+			}
+		})
+	}
+}
+
+func TestCommandInsideASentenceIsNotACommand(t *testing.T) {
+	h := newHarness(t)
+	h.text("u1", "ciao")
+	h.press("u1", "menu:form")
+	// "annulla" inside a question is a question for the flow, not cancel.
+	r := h.text("u1", "come si annulla?")
+	if strings.Contains(all(r), h.msg("it", "cancel.done")) {
+		t.Errorf("a sentence containing a command word cancelled the flow: %s", all(r))
+	}
+	contains(t, r, "form: your name?")
+}
+
+func TestCancelWithNothingInProgress(t *testing.T) {
+	h := newHarness(t)
+	h.text("u1", "ciao")
+	contains(t, h.text("u1", "annulla"), h.msg("it", "cancel.nothing"))
+}
+
+func TestLanguage(t *testing.T) {
+	t.Run("italian is the default", func(t *testing.T) {
+		h := newHarness(t)
+		contains(t, h.text("u1", "12345"), h.msg("it", "greeting.first"))
+	})
+	t.Run("from the channel hint", func(t *testing.T) {
+		h := newHarness(t)
+		contains(t, h.send("u1", bot.Inbound{Text: "/start", LangHint: "en-GB"}), h.msg("en", "greeting.first"))
+	})
+	t.Run("hello is English", func(t *testing.T) {
+		h := newHarness(t)
+		contains(t, h.text("u1", "hello"), h.msg("en", "greeting.first"))
+	})
+	t.Run("buongiorno is Italian even with an English hint", func(t *testing.T) {
+		h := newHarness(t)
+		contains(t, h.send("u1", bot.Inbound{Text: "buongiorno", LangHint: "en"}), h.msg("it", "greeting.first"))
+	})
+	t.Run("first message english greets in English", func(t *testing.T) {
+		h := newHarness(t)
+		contains(t, h.text("u1", "english"), h.msg("en", "greeting.first"))
+	})
+	t.Run("switch and remember across sessions", func(t *testing.T) {
+		h := newHarness(t)
+		h.text("u1", "ciao")
+		contains(t, h.text("u1", "english"), h.msg("en", "language.set"))
+		contains(t, h.text("u1", "menu"), h.msg("en", "menu.prompt"))
+		h.advance(2 * time.Hour) // the session expires, the choice does not
+		r := h.text("u1", "buongiorno")
+		contains(t, r, h.msg("en", "greeting.back"))
+		contains(t, h.press("u1", "lang:it"), h.msg("it", "language.set"))
+		contains(t, h.text("u1", "hello"), h.msg("it", "menu.prompt")) // explicit choice wins over detection
+	})
+	t.Run("buttons from the language prompt", func(t *testing.T) {
+		h := newHarness(t)
+		h.text("u1", "ciao")
+		r := h.text("u1", "/language")
+		hasButton(t, r, "lang:en")
+		contains(t, h.press("u1", "lang:en"), h.msg("en", "language.set"))
+	})
+	t.Run("detected language follows the citizen until chosen", func(t *testing.T) {
+		h := newHarness(t)
+		h.text("u1", "ciao")
+		contains(t, h.text("u1", "what can you do"), h.msg("en", "help.text"))
+	})
+}
+
+func TestMenuEntryWithoutFlowSaysSoHonestly(t *testing.T) {
+	h := newHarness(t)
+	h.text("u1", "ciao")
+	r := h.press("u1", "menu:book")
+	contains(t, r, h.cat.Text("it", "menu.unavailable", map[string]any{"Feature": h.msg("it", "menu.book")}))
+	r = h.text("u1", "/prenota")
+	contains(t, r, h.cat.Text("it", "menu.unavailable", map[string]any{"Feature": h.msg("it", "menu.book")}))
+}
+
+func TestUnknownInputGetsSuggestionsThenAPerson(t *testing.T) {
+	h := newHarness(t)
+	h.text("u1", "ciao")
+	r := h.text("u1", "asdkjh qwe")
+	contains(t, r, h.msg("it", "fallback.unknown"))
+	hasButton(t, r, "menu:form")
+	r = h.text("u1", "zzzz")
+	contains(t, r, h.msg("it", "fallback.person"))
+	hasButton(t, r, "cmd:operator")
+	// Understanding something resets the count.
+	h.text("u1", "quanto costa?")
+	contains(t, h.text("u1", "qwerty"), h.msg("it", "fallback.unknown"))
+}
+
+func TestDidYouMean(t *testing.T) {
+	h := newHarness(t)
+	h.text("u1", "ciao")
+	r := h.text("u1", "maybe")
+	contains(t, r, h.msg("it", "fallback.did_you_mean"))
+	hasButton(t, r, "go:answer:maybe1")
+	hasButton(t, r, "go:answer:maybe2")
+	contains(t, h.press("u1", "go:answer:maybe2"), "answer: maybe2")
+}
+
+func TestQuestionThatAsksTwoThingsOffersTheOther(t *testing.T) {
+	h := newHarness(t)
+	h.text("u1", "ciao")
+	r := h.text("u1", "quanto costa e che foto serve")
+	contains(t, r, "answer: cost")
+	hasButton(t, r, "go:answer:photo")
+}
+
+func TestOneShotAnswerKeepsTheFlow(t *testing.T) {
+	h := newHarness(t)
+	h.text("u1", "ciao")
+	h.press("u1", "menu:form")
+	r := h.text("u1", "quanto costa?")
+	contains(t, r, "answer: cost")
+	contains(t, r, "form: your name?") // the flow's question is asked again
+	h.text("u1", "Mario")
+	contains(t, h.press("u1", "form:yes"), "form: saved Mario")
+}
+
+func TestBadInput(t *testing.T) {
+	h := newHarness(t)
+	h.text("u1", "ciao")
+	tests := []struct {
+		name string
+		in   bot.Inbound
+		want string
+	}{
+		{"empty", bot.Inbound{Text: "   "}, "input.empty"},
+		{"huge", bot.Inbound{Text: strings.Repeat("parola ", 100_000/7)}, "input.truncated"},
+		{"invalid utf-8", bot.Inbound{Text: "\xff\xfe\xfd"}, "fallback"},
+		{"control characters", bot.Inbound{Text: "\x00\x01\x1b[31m"}, "fallback"},
+		{"unknown button", bot.Inbound{Button: "form:yes"}, "button.stale"},
+		{"crafted button", bot.Inbound{Button: "menu:../../etc/passwd"}, "button.stale"},
+		{"overlong button", bot.Inbound{Button: "menu:" + strings.Repeat("x", 200)}, "button.stale"},
+		{"unknown dialog button", bot.Inbound{Button: "nosuch:thing"}, "button.stale"},
+		{"unknown menu entry", bot.Inbound{Button: "menu:nosuch"}, "button.stale"},
+		{"go to unknown dialog", bot.Inbound{Button: "go:nosuch:x"}, "button.stale"},
+		{"unknown command", bot.Inbound{Text: "/frobnicate"}, "input.unknown_command"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.send("u1", tc.in)
+			if tc.want == "fallback" {
+				if !strings.Contains(all(r), h.msg("it", "fallback.unknown")) && !strings.Contains(all(r), h.msg("it", "fallback.person")) {
+					t.Errorf("replies %q are not a fallback", all(r))
+				}
+				return
+			}
+			want := h.cat.Text("it", tc.want, map[string]any{"Limit": bot.MaxTextBytes, "Command": "/frobnicate"})
+			contains(t, r, want)
+		})
+	}
+	// Nothing above corrupted the conversation.
+	h.press("u1", "menu:form")
+	h.text("u1", "Mario")
+	contains(t, h.press("u1", "form:yes"), "form: saved Mario")
+}
+
+func TestDialogPanicGetsAnApology(t *testing.T) {
+	h := newHarness(t)
+	h.text("u1", "ciao")
+	r := h.press("u1", "go:answer:panic")
+	contains(t, r, h.msg("it", "error.dialog"))
+	contains(t, h.text("u1", "menu"), h.msg("it", "menu.prompt"))
+}
+
+func TestStoreDownGivesClearErrorAndNoPanic(t *testing.T) {
+	h := newHarness(t)
+	h.text("u1", "ciao")
+	h.store.Close()
+	r, err := h.engine.Handle(context.Background(), bot.Inbound{Conv: bot.Conversation{Channel: "test", User: "u1"}, Text: "hello"})
+	if err == nil {
+		t.Fatal("Handle with a closed store succeeded")
+	}
+	if !errors.Is(err, store.ErrClosed) {
+		t.Errorf("error = %v, want it to wrap store.ErrClosed", err)
+	}
+	contains(t, r, h.msg("it", "error.unavailable"))
+}
+
+func TestInboundWithoutConversationIsRefused(t *testing.T) {
+	h := newHarness(t)
+	if _, err := h.engine.Handle(context.Background(), bot.Inbound{Text: "hi"}); err == nil {
+		t.Error("Handle without channel and user succeeded")
+	}
+}
+
+func TestConcurrentTurnsOfOneConversationLoseNothing(t *testing.T) {
+	h := newHarness(t)
+	h.text("u1", "ciao")
+	const n = 40
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.text("u1", "qwerty")
+		}()
+	}
+	wg.Wait()
+	l, err := h.store.Acquire(context.Background(), "test:u1", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.store.Release(context.Background(), l)
+	if want := fmt.Sprintf(`"turns":%d`, n+1); !strings.Contains(string(l.Session), want) {
+		t.Errorf("session %s does not record %s: turns were lost", l.Session, want)
+	}
+}
+
+func TestDifferentConversationsRunInParallel(t *testing.T) {
+	h := newHarness(t)
+	h.form.block = make(chan struct{})
+	h.form.began = make(chan struct{}, 1)
+	h.text("a", "ciao")
+	done := make(chan []bot.Reply)
+	go func() { done <- h.press("a", "menu:form") }()
+	<-h.form.began // a's turn is inside the dialog, blocked
+	// b is answered while a's turn is still running.
+	contains(t, h.text("b", "ciao"), h.msg("it", "greeting.first"))
+	close(h.form.block)
+	contains(t, <-done, "form: your name?")
+}
+
+func TestShutdownFinishesTurnsInFlight(t *testing.T) {
+	h := newHarness(t)
+	h.form.block = make(chan struct{})
+	h.form.began = make(chan struct{}, 1)
+	h.text("a", "ciao")
+	done := make(chan []bot.Reply)
+	go func() { done <- h.press("a", "menu:form") }()
+	<-h.form.began
+
+	shut := make(chan error)
+	go func() { shut <- h.engine.Shutdown(context.Background()) }()
+	// New turns are refused once shutdown began. Shutdown may not have
+	// flagged yet, so retry until it has.
+	for {
+		_, err := h.engine.Handle(context.Background(), bot.Inbound{Conv: bot.Conversation{Channel: "test", User: "b"}, Text: "ciao"})
+		if errors.Is(err, bot.ErrStopping) {
+			break
+		}
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned %v with a turn in flight", err)
+	default:
+	}
+	close(h.form.block)
+	contains(t, <-done, "form: your name?")
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown = %v", err)
+	}
+	if err := h.engine.Shutdown(context.Background()); err != nil {
+		t.Fatalf("second Shutdown = %v", err)
+	}
+}
+
+func TestShutdownGivesUpAtDeadline(t *testing.T) {
+	h := newHarness(t)
+	h.form.block = make(chan struct{})
+	h.form.began = make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.engine.Handle(context.Background(), bot.Inbound{Conv: bot.Conversation{Channel: "test", User: "a"}, Button: "menu:form"})
+	}()
+	<-h.form.began
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := h.engine.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Shutdown with expired context = %v, want context.Canceled", err)
+	}
+	close(h.form.block)
+	<-done
+}
+
+func TestDialogNamesAreChecked(t *testing.T) {
+	h := newHarness(t)
+	vocab, _ := bot.LoadVocabulary(locales.FS())
+	for _, d := range []bot.Dialog{named("menu"), named("a:b"), named("")} {
+		_, err := bot.New(bot.Config{Store: h.store, Catalog: h.cat, Vocabulary: vocab, Dialogs: []bot.Dialog{d}})
+		if err == nil {
+			t.Errorf("New accepted dialog name %q", d.Name())
+		}
+	}
+	_, err := bot.New(bot.Config{Store: h.store, Catalog: h.cat, Vocabulary: vocab, Dialogs: []bot.Dialog{named("x"), named("x")}})
+	if err == nil {
+		t.Error("New accepted two dialogs with one name")
+	}
+}
+
+type named string
+
+func (n named) Name() string                                 { return string(n) }
+func (named) Start(context.Context, *bot.Turn, string) error { return nil }
+func (named) Continue(context.Context, *bot.Turn) error      { return nil }
+func (named) Prompt(context.Context, *bot.Turn) error        { return nil }
