@@ -36,7 +36,7 @@ func (f *form) Start(_ context.Context, t *bot.Turn, arg string) error {
 	if arg != "" {
 		t.Set("arg", arg)
 	}
-	return f.Prompt(nil, t)
+	return f.Prompt(context.Background(), t)
 }
 
 func (f *form) Prompt(_ context.Context, t *bot.Turn) error {
@@ -60,7 +60,7 @@ func (f *form) Continue(_ context.Context, t *bot.Turn) error {
 		}
 		t.Set("name", t.In.Text)
 		t.Goto("confirm")
-		return f.Prompt(nil, t)
+		return f.Prompt(context.Background(), t)
 	case "confirm":
 		switch t.In.Button {
 		case "form:yes":
