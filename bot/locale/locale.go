@@ -180,3 +180,10 @@ func (c *Catalog) List(lang string, items []string) string {
 	}
 	return c.Text(lang, "list.and", map[string]any{"Head": b.String(), "Last": items[len(items)-1]})
 }
+
+// Money writes an amount in euro given as "22.21" the way lang writes it
+// ("22,21 €", "€22.21").
+func (c *Catalog) Money(lang, amount string) string {
+	euros, cents, _ := strings.Cut(amount, ".")
+	return c.Text(lang, "money", map[string]any{"Euros": euros, "Cents": cents})
+}

@@ -101,6 +101,12 @@ func TestDates(t *testing.T) {
 			t.Errorf("Clock(%s) = %q, want %q", tc.lang, got, tc.clock)
 		}
 	}
+	if got := c.Money("it", "22.21"); got != "22,21 €" {
+		t.Errorf("Money(it) = %q", got)
+	}
+	if got := c.Money("en", "27.37"); got != "€27.37" {
+		t.Errorf("Money(en) = %q", got)
+	}
 	if got := c.List("it", []string{"a", "b", "c"}); got != "a, b e c" {
 		t.Errorf("List(it) = %q", got)
 	}
