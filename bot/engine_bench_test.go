@@ -156,4 +156,3 @@ func BenchmarkConcurrentTurnsRedis(b *testing.B) {
 		b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
 	}
 }
-
