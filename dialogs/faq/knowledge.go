@@ -99,9 +99,12 @@ type Topic struct {
 	Dialog string `yaml:"dialog"`
 	// Button is the id of the button that opens an action topic.
 	Button string `yaml:"button"`
-	// Weak topics (thanks, insults, other services) give way to any real
-	// question in the same message.
+	// Weak topics (thanks, insults) give way to any real question in the
+	// same message.
 	Weak bool `yaml:"weak"`
+	// Hidden topics are not questions about the card (thanks, insults,
+	// other services): they are in no category of the FAQ menu.
+	Hidden bool `yaml:"hidden"`
 	// When weighs the concepts that speak for (or against) the topic.
 	When map[string]float64 `yaml:"when"`
 	// Need lists the concepts (or "a+b" combinations) of which at least
@@ -293,7 +296,7 @@ func (k *Knowledge) compile() error {
 		}
 	}
 	for _, t := range k.Topics {
-		if t != nil && !t.Action() && !t.Weak && !seen[t.ID] {
+		if t != nil && !t.Action() && !t.Hidden && !seen[t.ID] {
 			fail("topic %q: in no category, so no button reaches it", t.ID)
 		}
 	}

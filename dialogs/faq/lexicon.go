@@ -108,7 +108,8 @@ func compileLexicon(k *Knowledge, index map[string]int, words map[int][]string) 
 	for ci := range k.concepts {
 		for _, raw := range words[ci] {
 			isPrefix := strings.HasSuffix(raw, "*")
-			n := bot.Normalize(strings.TrimSuffix(raw, "*"))
+			exactOnly := strings.HasPrefix(raw, "=")
+			n := normalizeEntry(strings.TrimPrefix(strings.TrimSuffix(raw, "*"), "="))
 			switch {
 			case n == "":
 				return nil, fmt.Errorf("concepts.%s: %q is empty once normalised", k.concepts[ci], raw)
@@ -122,7 +123,7 @@ func compileLexicon(k *Knowledge, index map[string]int, words map[int][]string) 
 				addPhrase(n, []int{ci})
 			default:
 				l.exact[n] = addConcept(l.exact[n], ci)
-				if s := stem(n); len(s) >= 3 {
+				if s := stem(n); len(s) >= 3 && !exactOnly {
 					l.stem[s] = addConcept(l.stem[s], ci)
 				}
 			}
@@ -188,6 +189,18 @@ func compileLexicon(k *Knowledge, index map[string]int, words map[int][]string) 
 		}
 	}
 	return l, nil
+}
+
+// normalizeEntry normalises a listed word or phrase, keeping "#" (any
+// number) as a word of its own.
+func normalizeEntry(raw string) string {
+	words := strings.Fields(raw)
+	for i, w := range words {
+		if w != "#" {
+			words[i] = bot.Normalize(w)
+		}
+	}
+	return strings.Join(strings.Fields(strings.Join(words, " ")), " ")
 }
 
 // newPhrase returns the phrase of normalised text n, or nil when n is empty.

@@ -179,7 +179,9 @@ func (m *Matcher) run(text string, s *scratch) {
 		}
 		sc.residual = res
 		if toScore(res) >= bot.SureScore {
-			sc.score = toScore(res)
+			// Never above the best: leaving out the best topic's concepts
+			// also leaves out their penalties.
+			sc.score = min(toScore(res), best.score)
 			sc.note = "a second question"
 			continue
 		}

@@ -174,3 +174,13 @@ func TestAccuracy(t *testing.T) {
 		})
 	}
 }
+
+// TestProbe evaluates FAQ_PROBE, a labelled file outside the repository.
+func TestProbe(t *testing.T) {
+	file := os.Getenv("FAQ_PROBE")
+	if file == "" {
+		t.Skip("FAQ_PROBE is not set")
+	}
+	m, _ := loadMatcher(t)
+	evaluate(t, m, file)
+}
