@@ -427,6 +427,12 @@ func (e *Engine) button(ctx context.Context, t *Turn) {
 			e.start(ctx, t, d, darg)
 			return
 		}
+		// A reading offered for a menu entry that has no flow yet gets the
+		// same honest answer as the entry itself.
+		if name == "operator" || slices.Contains(e.cfg.Menu, name) {
+			e.openEntry(ctx, t, name, darg)
+			return
+		}
 	default:
 		if d := e.dialogs[prefix]; d != nil {
 			if t.Active() == prefix {

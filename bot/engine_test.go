@@ -109,6 +109,9 @@ func (keywords) Understand(lang, text string) []bot.Match {
 	if strings.Contains(n, "form") {
 		m = append(m, bot.Match{Dialog: "form", Label: "Form", Score: 0.9})
 	}
+	if strings.Contains(n, "prenot") {
+		m = append(m, bot.Match{Dialog: "book", Label: "Book", Score: 0.4})
+	}
 	if strings.Contains(n, "maybe") {
 		m = append(m, bot.Match{Dialog: "answer", Arg: "maybe1", Label: "Maybe one", Score: 0.4},
 			bot.Match{Dialog: "answer", Arg: "maybe2", Label: "Maybe two", Score: 0.35})
@@ -433,6 +436,16 @@ func TestDidYouMean(t *testing.T) {
 	hasButton(t, r, "go:answer:maybe1")
 	hasButton(t, r, "go:answer:maybe2")
 	contains(t, h.press("u1", "go:answer:maybe2"), "answer: maybe2")
+}
+
+func TestDidYouMeanAMenuEntryWithoutFlow(t *testing.T) {
+	h := newHarness(t)
+	h.text("u1", "ciao")
+	r := h.text("u1", "prenot?")
+	hasButton(t, r, "go:book:")
+	r = h.press("u1", "go:book:")
+	contains(t, r, h.cat.Text("it", "menu.unavailable", map[string]any{"Feature": h.msg("it", "menu.book")}))
+	contains(t, h.press("u1", "go:operator:"), h.msg("it", "operator.unavailable"))
 }
 
 func TestQuestionThatAsksTwoThingsOffersTheOther(t *testing.T) {
