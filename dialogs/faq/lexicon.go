@@ -373,7 +373,7 @@ func (l *lexicon) read(text string, a *analysis) {
 		if l.stop[tok] || l.plain[tok] || isDigits(tok) {
 			continue
 		}
-		if cs := l.stem[a.stems[i]]; cs != nil && len(a.stems[i]) >= 3 {
+		if cs := l.stem[a.stems[i]]; cs != nil && len(a.stems[i]) >= 3 && len(tok) >= 4 {
 			for _, c := range cs {
 				a.add(hit{concept: c, strength: 1, from: i, to: i + 1, kind: byStem, entry: a.stems[i]})
 			}

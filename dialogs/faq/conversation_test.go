@@ -1,0 +1,524 @@
+package faq_test
+
+// Conversations through the real engine: embedded store, the real locale
+// files, the demo Comune (or another Comune file), the FAQ dialog, its
+// matcher and the expiry calculator, as main wires them.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sportello/bot"
+	"sportello/bot/comune"
+	"sportello/bot/locale"
+	"sportello/bot/store/boltstore"
+	"sportello/dialogs/expiry"
+	"sportello/dialogs/faq"
+	"sportello/locales"
+)
+
+type harness struct {
+	t      *testing.T
+	engine *bot.Engine
+	cat    *locale.Catalog
+	k      *faq.Knowledge
+	c      *comune.Comune
+	now    time.Time
+	group  bool
+}
+
+func newHarness(t *testing.T, c *comune.Comune) *harness {
+	t.Helper()
+	if c == nil {
+		c = comune.Demo()
+	}
+	h := &harness{t: t, c: c, now: time.Date(2026, 11, 26, 10, 0, 0, 0, c.Location())}
+	s, err := boltstore.Open(t.TempDir(), boltstore.WithClock(func() time.Time { return h.now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if h.cat, err = locale.Load(locales.FS()); err != nil {
+		t.Fatal(err)
+	}
+	vocab, err := bot.LoadVocabulary(locales.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.k, err = faq.Load(locales.FS()); err != nil {
+		t.Fatal(err)
+	}
+	h.engine, err = bot.New(bot.Config{
+		Store: s, Catalog: h.cat, Vocabulary: vocab,
+		Dialogs: []bot.Dialog{
+			faq.New(h.k, c),
+			expiry.New(h.cat, expiry.Config{Location: c.Location(), RenewalDays: h.k.Facts.RenewalDays, PaperInvalidFrom: h.k.Facts.PaperInvalidFrom}),
+		},
+		Understander: faq.NewMatcher(h.k, h.cat),
+		Office:       c.Name,
+		Now:          func() time.Time { return h.now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *harness) send(user string, in bot.Inbound) []bot.Reply {
+	h.t.Helper()
+	in.Conv = bot.Conversation{Channel: "test", User: user}
+	in.Group = h.group
+	r, err := h.engine.Handle(context.Background(), in)
+	if err != nil {
+		h.t.Fatalf("Handle(%+v) = %v", in, err)
+	}
+	if len(r) == 0 {
+		h.t.Fatalf("Handle(%+v) gave no reply", in)
+	}
+	for _, x := range r {
+		if strings.Contains(x.Text, "[faq.") || strings.Contains(x.Text, "[expiry.") || strings.Contains(x.Text, "<no value>") {
+			h.t.Errorf("reply to %+v has a missing message or value: %q", in, x.Text)
+		}
+		for _, b := range x.Buttons {
+			if !bot.ValidButtonID(b.ID) || b.Label == "" || strings.HasPrefix(b.Label, "[") {
+				h.t.Errorf("reply to %+v has a bad button %+v", in, b)
+			}
+		}
+	}
+	return r
+}
+
+func (h *harness) text(user, text string) []bot.Reply {
+	h.t.Helper()
+	return h.send(user, bot.Inbound{Text: text})
+}
+
+func (h *harness) press(user, id string) []bot.Reply {
+	h.t.Helper()
+	return h.send(user, bot.Inbound{Button: id})
+}
+
+// start opens a conversation in lang and returns the user id.
+func (h *harness) start(user, lang string) string {
+	h.t.Helper()
+	h.send(user, bot.Inbound{Text: "/start", LangHint: lang})
+	if lang == locale.English {
+		h.text(user, "english")
+	}
+	return user
+}
+
+func all(r []bot.Reply) string {
+	var b strings.Builder
+	for _, x := range r {
+		b.WriteString(x.Text + "\n")
+	}
+	return b.String()
+}
+
+func buttonIDs(r []bot.Reply) []string {
+	var ids []string
+	for _, x := range r {
+		for _, b := range x.Buttons {
+			ids = append(ids, b.ID)
+		}
+	}
+	return ids
+}
+
+func contains(t *testing.T, r []bot.Reply, want string) {
+	t.Helper()
+	if !strings.Contains(all(r), want) {
+		t.Errorf("replies\n%s\ndo not contain %q", all(r), want)
+	}
+}
+
+func hasButton(t *testing.T, r []bot.Reply, id string) {
+	t.Helper()
+	if !slices.Contains(buttonIDs(r), id) {
+		t.Errorf("replies have buttons %v, want %q among them", buttonIDs(r), id)
+	}
+}
+
+// opening is the fixed start of a topic's answer in lang, to recognise it.
+func (h *harness) opening(lang, topic string) string {
+	id := "faq." + topic + ".answer"
+	if topic == "non_residents" {
+		id = "faq.non_residents." + h.c.NonResidents
+	}
+	m := h.cat.Message(lang, id)
+	if m == nil {
+		h.t.Fatalf("no message %s in %s", id, lang)
+	}
+	s := m.Other
+	if i := strings.Index(s, "{{"); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	if i := strings.LastIndex(s, " "); i > 10 {
+		s = s[:i]
+	}
+	return s
+}
+
+func faqTopics(k *faq.Knowledge) []*faq.Topic {
+	var out []*faq.Topic
+	for _, c := range k.Categories {
+		for _, id := range c.Topics {
+			if t := k.Topic(id); !t.Action() {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// TestEveryTopicByButtons walks the FAQ menu as a citizen would: main menu,
+// category, topic; every topic of the menu is reached, in both languages.
+func TestEveryTopicByButtons(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, lang := range locale.Languages() {
+		u := h.start("walker-"+lang, lang)
+		r := h.press(u, "menu:faq")
+		contains(t, r, h.cat.Text(lang, "faq.menu.prompt", nil))
+		reached := map[string]bool{}
+		for _, cat := range buttonIDs(r) {
+			r := h.press(u, cat)
+			for _, id := range buttonIDs(r) {
+				topic, ok := strings.CutPrefix(id, "faq:")
+				if !ok || topic == "all" {
+					continue
+				}
+				reached[topic] = true
+				contains(t, h.press(u, id), h.opening(lang, topic))
+			}
+		}
+		for _, topic := range faqTopics(h.k) {
+			if !reached[topic.ID] {
+				t.Errorf("%s: topic %s is not reachable from the FAQ menu", lang, topic.ID)
+			}
+		}
+	}
+}
+
+// TestEveryTopicByFreeText asks each topic's example questions, which the
+// answer must follow in the same language.
+func TestEveryTopicByFreeText(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, lang := range locale.Languages() {
+		for _, topic := range h.k.Topics {
+			if topic.Action() {
+				continue
+			}
+			for i, q := range topic.Examples[lang] {
+				t.Run(fmt.Sprintf("%s/%s/%d", lang, topic.ID, i), func(t *testing.T) {
+					u := h.start(fmt.Sprintf("text-%s-%s-%d", lang, topic.ID, i), lang)
+					contains(t, h.text(u, q), h.opening(lang, topic.ID))
+				})
+			}
+		}
+	}
+}
+
+// TestIssueTopicsReachableByText: one question of our own per topic the
+// issue lists, in each language, answered with that topic.
+func TestIssueTopicsReachableByText(t *testing.T) {
+	questions := map[string][2]string{
+		"docs_renewal":   {"cosa devo portare per rinnovare la carta?", "what do I bring to renew my card?"},
+		"docs_first":     {"cosa serve per la prima carta d'identità?", "what do I need for my first id card?"},
+		"docs_loss":      {"ho perso la carta d'identità", "I lost my identity card"},
+		"docs_theft":     {"mi hanno rubato la carta", "my card was stolen"},
+		"docs_damaged":   {"la carta è rotta", "my card is damaged"},
+		"minors":         {"carta d'identità per mio figlio", "id card for my son"},
+		"foreigners":     {"sono straniero, posso avere la carta?", "I'm a foreigner, can I get the card?"},
+		"cost":           {"quanto costa?", "how much is it?"},
+		"cost_duplicate": {"quanto costa il duplicato?", "how much is a duplicate?"},
+		"photo":          {"che foto serve?", "what photo do I need?"},
+		"delivery":       {"quando arriva la carta?", "when does the card arrive?"},
+		"receipt":        {"la ricevuta vale per l'estero?", "is the receipt valid abroad?"},
+		"pin_puk":        {"dove trovo il PUK?", "where is my PUK?"},
+		"fingerprints":   {"le impronte sono obbligatorie?", "are fingerprints required?"},
+		"organ_donation": {"donazione degli organi", "organ donation"},
+		"validity":       {"quanti anni vale la carta?", "how many years is the card valid?"},
+		"renewal_when":   {"quanto prima posso rinnovare?", "how early can I renew?"},
+		"paper_card":     {"la carta cartacea vale ancora?", "is my paper card still valid?"},
+		"urgent":         {"mi serve la carta urgentemente", "I need the card urgently"},
+		"travel":         {"parto domani per la Francia", "I'm flying to France tomorrow"},
+		"non_residents":  {"non sono residente qui", "I'm not a resident here"},
+		"aire":           {"sono iscritto all'AIRE", "I'm registered with AIRE"},
+		"cieid":          {"come si usa CieID?", "how do I use CieID?"},
+		"pin_lost":       {"ho dimenticato il PIN", "I forgot my PIN"},
+		"offices":        {"orari dell'anagrafe", "opening hours"},
+		"book_how":       {"come si prenota?", "how do I book?"},
+		"cancel_how":     {"come disdico l'appuntamento?", "how do I cancel my appointment?"},
+		"contact":        {"numero di telefono dell'anagrafe", "registry office phone number"},
+	}
+	h := newHarness(t, nil)
+	for topic, qs := range questions {
+		for i, lang := range locale.Languages() {
+			t.Run(lang+"/"+topic, func(t *testing.T) {
+				u := h.start("issue-"+lang+"-"+topic, lang)
+				contains(t, h.text(u, qs[i]), h.opening(lang, topic))
+			})
+		}
+	}
+	t.Run("how to reach a person", func(t *testing.T) {
+		u := h.start("person", locale.Italian)
+		contains(t, h.text(u, "vorrei parlare con una persona dell'anagrafe"),
+			h.cat.Text("it", "operator.unavailable", map[string]any{"Office": h.c.Name}))
+	})
+}
+
+func TestAnswersCarryTheComuneValues(t *testing.T) {
+	h := newHarness(t, nil)
+	tests := []struct {
+		lang, topic string
+		want        []string
+	}{
+		{"it", "cost", []string{"22,21 €", "16,79 €", "5,42 €", "27,37 €"}},
+		{"en", "cost", []string{"€22.21", "€16.79", "€5.42", "€27.37"}},
+		{"it", "cost_duplicate", []string{"27,37 €", "22,21 €"}},
+		{"it", "offices", []string{"Sede centrale, Via Larga 12", "Delegazione Nord, Via dei Mille 5",
+			"lunedì e mercoledì: 08:30-12:30 e 14:00-16:00", "martedì, giovedì e venerdì: 08:30-12:30",
+			"Senza appuntamento per: furto, smarrimento, prima carta di un minore e viaggio già prenotato.",
+			"Solo su appuntamento.", "Ingresso accessibile da Via Garibaldi.",
+			"Chiusa da giovedì 24 dicembre 2026 a sabato 26 dicembre 2026. (Festività)",
+			"Apertura straordinaria sabato 12 dicembre 2026: 08:30-15:30.", "24 giugno"}},
+		{"en", "offices", []string{"Monday and Wednesday: 08:30-12:30 and 14:00-16:00",
+			"Closed from Thursday 24 December 2026 to Saturday 26 December 2026. (Holidays)",
+			"Step-free entrance from Via Garibaldi.", "24 June"}},
+		{"it", "urgent", []string{"Sede centrale, Via Larga 12: furto, smarrimento"}},
+		{"it", "docs_theft", []string{"senza appuntamento", "Sede centrale (Via Larga 12)", "27,37 €"}},
+		{"en", "docs_damaged", []string{"In this case you need an appointment"}}, // no office takes damaged cards without one
+		{"it", "non_residents", []string{"richiedenti asilo domiciliati nel Comune", "nulla osta"}},
+		{"en", "non_residents", []string{"asylum seekers domiciled in the Comune", "nulla osta"}},
+		{"it", "contact", []string{"Telefono: 02 0000 0000", "Email: anagrafe@comune-di-esempio.example"}},
+		{"it", "book_how", []string{"fino a 60 giorni", "almeno 2 ore", "3 giorni prima ti chiederemo di confermare"}},
+		{"it", "paper_card", []string{"lunedì 3 agosto 2026"}},
+		{"en", "paper_card", []string{"Monday 3 August 2026"}},
+		{"en", "renewal_when", []string{"180 days"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.lang+"/"+tc.topic, func(t *testing.T) {
+			u := h.start("values-"+tc.lang+"-"+tc.topic, tc.lang)
+			r := h.press(u, "faq:"+tc.topic)
+			for _, w := range tc.want {
+				contains(t, r, w)
+			}
+		})
+	}
+}
+
+// otherComune is a Comune file unlike the demo one: other fees, one office
+// that takes no walk-ins, its own non-resident policy.
+func otherComune(t *testing.T, policy string) *comune.Comune {
+	t.Helper()
+	c, err := comune.Parse([]byte(`
+name: Comune di Cassina de' Pecchi
+fees: {cie: "22.50", cie_duplicate: "28.00"}
+non_residents: `+policy+`
+contacts: {phone: "02 9999 1111"}
+booking: {confirm_days_before: 0}
+patron_day: "09-29"
+offices:
+  - id: municipio
+    name: Municipio
+    address: Piazza De Gasperi 1
+    slot_minutes: 30
+    desks: 1
+    hours:
+      monday: ["08:30-12:30"]
+      friday: ["08:30-12:30"]
+`), "other.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestTheSameBuildServesAnotherComune(t *testing.T) {
+	tests := []struct {
+		policy, topic, lang string
+		want, not           []string
+	}{
+		{"allowed", "non_residents", "it", []string{"Sì: il Comune di Cassina de' Pecchi rilascia", "nulla osta"}, nil},
+		{"not_allowed", "non_residents", "en", []string{"issues identity cards only to its own residents"}, nil},
+		{"allowed", "cost", "it", []string{"22,50 €", "28,00 €", "5,71 €"}, []string{"22,21"}},
+		{"allowed", "urgent", "it", []string{"Nessuna sede riceve senza appuntamento", "Telefono: 02 9999 1111"}, []string{"Via Larga"}},
+		{"allowed", "offices", "it", []string{"Municipio, Piazza De Gasperi 1", "lunedì e venerdì: 08:30-12:30", "29 settembre"}, []string{"Via Larga"}},
+		{"allowed", "book_how", "en", []string{"up to 60 days"}, []string{"confirm"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.policy+"/"+tc.topic, func(t *testing.T) {
+			h := newHarness(t, otherComune(t, tc.policy))
+			u := h.start("u", tc.lang)
+			r := h.press(u, "faq:"+tc.topic)
+			for _, w := range tc.want {
+				contains(t, r, w)
+			}
+			for _, w := range tc.not {
+				if strings.Contains(all(r), w) {
+					t.Errorf("answer\n%s\ncontains %q of another Comune", all(r), w)
+				}
+			}
+		})
+	}
+}
+
+func TestFirstMessageThatAsksIsAnswered(t *testing.T) {
+	h := newHarness(t, nil)
+	r := h.text("new", "quanto costa la carta d'identità?")
+	contains(t, r, h.cat.Text("it", "greeting.first", map[string]any{"Office": h.c.Name}))
+	contains(t, r, "22,21 €")
+	r = h.text("new-en", "how much is the ID card?")
+	contains(t, r, h.cat.Text("en", "greeting.first", map[string]any{"Office": h.c.Name}))
+	contains(t, r, "€22.21")
+}
+
+func TestQuestionWithTwoThingsAnswersOneOffersTheOther(t *testing.T) {
+	h := newHarness(t, nil)
+	u := h.start("two", "it")
+	r := h.text(u, "quanto costa e che foto devo portare?")
+	// One is answered, the other offered.
+	cost, photo := strings.Contains(all(r), "22,21 €"), strings.Contains(all(r), h.opening("it", "photo"))
+	switch {
+	case cost && !photo:
+		hasButton(t, r, "go:faq:photo")
+		contains(t, h.press(u, "go:faq:photo"), h.opening("it", "photo"))
+	case photo && !cost:
+		hasButton(t, r, "go:faq:cost")
+		contains(t, h.press(u, "go:faq:cost"), "22,21 €")
+	default:
+		t.Errorf("Got(answer) = %q, want the cost or the photo answered and the other offered", all(r))
+	}
+}
+
+func TestUnsureReadingAsksDidYouMean(t *testing.T) {
+	h := newHarness(t, nil)
+	u := h.start("unsure", "it")
+	r := h.text(u, "carta scade")
+	contains(t, r, h.cat.Text("it", "fallback.did_you_mean", nil))
+	hasButton(t, r, "go:expiry:")
+	if len(buttonIDs(r)) < 2 {
+		t.Errorf("did you mean offered %v, want readings and the menu", buttonIDs(r))
+	}
+}
+
+func TestMisunderstandingsThenAPerson(t *testing.T) {
+	h := newHarness(t, nil)
+	u := h.start("lost", "it")
+	for _, q := range []string{"asdfghjkl", "😂😂😂"} {
+		r := h.text(u, q)
+		if q == "asdfghjkl" {
+			contains(t, r, h.cat.Text("it", "fallback.unknown", nil))
+		} else {
+			contains(t, r, h.cat.Text("it", "fallback.person", nil))
+			hasButton(t, r, "cmd:operator")
+		}
+	}
+}
+
+func TestAnotherLanguageGetsBothLanguages(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, q := range []string{"Wie viel kostet der Ausweis?", "Bonjour, combien coûte la carte d'identité ?", "Hola, necesito renovar mi documento"} {
+		r := h.text("foreign-"+q[:4], q)
+		contains(t, r, h.cat.Text("it", "faq.other_language.answer", nil))
+		contains(t, r, h.cat.Text("en", "faq.other_language.answer", nil))
+		hasButton(t, r, "lang:it")
+		hasButton(t, r, "lang:en")
+	}
+}
+
+func TestInsultsGetAPoliteAnswer(t *testing.T) {
+	h := newHarness(t, nil)
+	u := h.start("rude", "it")
+	r := h.text(u, "sei proprio un idiota")
+	contains(t, r, h.opening("it", "insult"))
+	hasButton(t, r, "cmd:operator")
+}
+
+func TestSomethingElseSaysWhatSportelloDoes(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, tc := range []struct{ lang, q string }{{"it", "come pago la tari?"}, {"en", "where can I get a pizza?"}} {
+		u := h.start("else-"+tc.lang, tc.lang)
+		r := h.text(u, tc.q)
+		contains(t, r, h.opening(tc.lang, "offtopic"))
+		contains(t, r, "02 0000 0000")
+	}
+	u := h.start("passport", "en")
+	contains(t, h.text(u, "how do I renew my passport?"), "Questura")
+}
+
+func TestVeryLongTextIsReadByHeadAndTail(t *testing.T) {
+	h := newHarness(t, nil)
+	u := h.start("long", "it")
+	story := strings.Repeat("questa è una storia lunga che non c'entra niente ", 80)
+	contains(t, h.text(u, story+"insomma, quanto costa la carta?"), "22,21 €")
+	contains(t, h.text(u, strings.Repeat("bla ", 3000)), h.cat.Text("it", "fallback.unknown", nil))
+}
+
+func TestActionTopicsStartTheirDialog(t *testing.T) {
+	h := newHarness(t, nil)
+	u := h.start("act", "it")
+	// No booking flow in this build: the engine says so honestly.
+	contains(t, h.text(u, "voglio prenotare un appuntamento"),
+		h.cat.Text("it", "menu.unavailable", map[string]any{"Feature": h.cat.Text("it", "menu.book", nil)}))
+	contains(t, h.text(u, "quando scade la mia carta?"), h.cat.Text("it", "expiry.ask_birth", nil))
+}
+
+func TestQuestionDuringTheCalculatorKeepsTheFlow(t *testing.T) {
+	h := newHarness(t, nil)
+	u := h.start("flow", "it")
+	h.text(u, "quando scade la mia carta?")
+	r := h.text(u, "scusa, quanto costa la carta?")
+	contains(t, r, "22,21 €")
+	contains(t, r, h.cat.Text("it", "expiry.ask_birth", nil))
+	r = h.press(u, "faq:photo") // a FAQ button in the middle of the flow
+	contains(t, r, h.opening("it", "photo"))
+	contains(t, h.text(u, "12/03/1980"), h.cat.Text("it", "expiry.ask_issue", nil))
+}
+
+func TestPaperCardQuestion(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, tc := range []struct{ lang, q, want string }{
+		{"it", "la mia carta d'identità cartacea è ancora valida?", "lunedì 3 agosto 2026"},
+		{"en", "Is my paper card still valid?", "Monday 3 August 2026"},
+	} {
+		u := h.start("paper-"+tc.lang, tc.lang)
+		contains(t, h.text(u, tc.q), tc.want)
+	}
+}
+
+func TestOldTopicButton(t *testing.T) {
+	h := newHarness(t, nil)
+	u := h.start("old", "it")
+	for _, id := range []string{"faq:nosuch", "faq:cat.nosuch", "faq:book"} {
+		r := h.press(u, id)
+		contains(t, r, h.cat.Text("it", "faq.menu.unknown", nil))
+		hasButton(t, r, "faq:cat.documents")
+	}
+}
+
+// TestConcurrentCitizens: many citizens ask at once through one engine and
+// one matcher; run with -race.
+func TestConcurrentCitizens(t *testing.T) {
+	h := newHarness(t, nil)
+	qs := []string{"quanto costa?", "ho perso la carta", "how much is it?", "orari", "I lost my PIN", "😂"}
+	var wg sync.WaitGroup
+	for i := range 24 {
+		wg.Go(func() {
+			in := bot.Inbound{Conv: bot.Conversation{Channel: "test", User: fmt.Sprint("c", i)}, Text: qs[i%len(qs)]}
+			if r, err := h.engine.Handle(context.Background(), in); err != nil || len(r) == 0 {
+				t.Errorf("Handle(%q) = %v, %v", in.Text, r, err)
+			}
+		})
+	}
+	wg.Wait()
+}
