@@ -50,7 +50,7 @@ func TestParse(t *testing.T) {
 		{"03/04/1990", Past, "en", "1990-04-03"}, // day first, as in Britain and Italy
 		{"5/5/19", Past, "it", "2019-05-05"},
 		{"5/5/26", Past, "it", "2026-05-05"},
-		{"5/5/27", Past, "it", "1927-05-05"},  // a past date cannot be next year
+		{"5/5/27", Past, "it", "1927-05-05"},   // a past date cannot be next year
 		{"5/5/31", Future, "it", "2031-05-05"}, // an expiry date can
 		{"29/02/2024", Past, "it", "2024-02-29"},
 		{"scade il 12 marzo 2031", Future, "it", "2031-03-12"},

@@ -3,6 +3,7 @@ package faq
 import (
 	"cmp"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +46,7 @@ type lexicon struct {
 	stop     map[string]bool
 	plain    map[string]bool
 	typos    []typoEntry // words of 5+ letters, by length
+	typoPre  []typoEntry // prefixes of 5+ letters
 
 	foreign   map[string]uint8 // word -> languages (bit per language)
 	itEn      map[string]bool  // Italian or English words
@@ -74,6 +76,20 @@ type typoEntry struct {
 	word     string
 	concepts []int
 	prefix   bool
+	letters  uint32 // which letters a-z the word has
+}
+
+// letters returns the set of letters a-z in w, one bit each. Two words
+// within n edits differ in at most 2n of these bits, which rules out most
+// candidates before the edit distance is computed.
+func letters(w string) uint32 {
+	var m uint32
+	for i := 0; i < len(w); i++ {
+		if c := w[i]; c >= 'a' && c <= 'z' {
+			m |= 1 << (c - 'a')
+		}
+	}
+	return m
 }
 
 var foreignNames = []string{"de", "fr", "es"}
@@ -150,7 +166,7 @@ func compileLexicon(k *Knowledge, index map[string]int, words map[int][]string) 
 	for p, cs := range prefixes {
 		l.prefixes = append(l.prefixes, prefixEntry{p, cs})
 		if len(p) >= 5 {
-			l.typos = append(l.typos, typoEntry{word: p, concepts: cs, prefix: true})
+			l.typoPre = append(l.typoPre, typoEntry{word: p, concepts: cs, prefix: true, letters: letters(p)})
 		}
 	}
 	slices.SortFunc(l.prefixes, func(a, b prefixEntry) int {
@@ -158,12 +174,14 @@ func compileLexicon(k *Knowledge, index map[string]int, words map[int][]string) 
 	})
 	for w, cs := range l.exact {
 		if len(w) >= 5 {
-			l.typos = append(l.typos, typoEntry{word: w, concepts: cs})
+			l.typos = append(l.typos, typoEntry{word: w, concepts: cs, letters: letters(w)})
 		}
 	}
-	slices.SortFunc(l.typos, func(a, b typoEntry) int {
+	byLength := func(a, b typoEntry) int {
 		return cmp.Or(cmp.Compare(len(a.word), len(b.word)), cmp.Compare(a.word, b.word))
-	})
+	}
+	slices.SortFunc(l.typos, byLength)
+	slices.SortFunc(l.typoPre, byLength)
 
 	// A word of another language that is Italian or English too ("la",
 	// "carte") counts for neither.
@@ -445,7 +463,7 @@ func (l *lexicon) phraseAt(a *analysis, p *phrase, i int) bool {
 // readAges finds ages: "mio figlio di 5 anni", "my 10yo", "a 2 year old".
 func (l *lexicon) readAges(a *analysis) {
 	for i, tok := range a.tokens {
-		if a.used[i] {
+		if a.used[i] || tok[0] < '0' || tok[0] > '9' {
 			continue
 		}
 		num, unit, next := tok, "", i+1
@@ -491,22 +509,34 @@ func (l *lexicon) readTypo(a *analysis, i int) {
 			found = append(found, e)
 		}
 	}
-	for j := range l.typos {
-		e := &l.typos[j]
-		if e.prefix {
-			// A prefix matches the start of the word, give or take a
-			// letter, within one edit.
-			for _, n := range []int{len(e.word) - 1, len(e.word), len(e.word) + 1} {
-				if n > 0 && n <= len(tok) {
-					if d := fuzzy.Distance(tok[:n], e.word, 1); d <= 1 {
-						consider(e, d)
-						break
-					}
-				}
+	if len(tok) > fuzzy.MaxLen {
+		return
+	}
+	// The letters of each start of the word: starts[n] for tok[:n].
+	var starts [fuzzy.MaxLen + 1]uint32
+	for n := 1; n <= len(tok); n++ {
+		starts[n] = starts[n-1] | letters(tok[n-1:n])
+	}
+	mask := starts[len(tok)]
+	for j := range l.typoPre {
+		// A prefix matches the start of the word, give or take a letter,
+		// within one edit.
+		e := &l.typoPre[j]
+		for _, n := range []int{len(e.word) - 1, len(e.word), len(e.word) + 1} {
+			if n > len(tok) || bits.OnesCount32(starts[n]^e.letters) > 2 {
+				continue
 			}
-			continue
+			if d := fuzzy.Distance(tok[:n], e.word, 1); d <= 1 {
+				consider(e, d)
+				break
+			}
 		}
-		if d := len(e.word) - len(tok); d > limit || -d > limit {
+	}
+	// Candidate words are sorted by length: only those within limit.
+	start, _ := slices.BinarySearchFunc(l.typos, len(tok)-limit, func(e typoEntry, n int) int { return cmp.Compare(len(e.word), n) })
+	for j := start; j < len(l.typos) && len(l.typos[j].word) <= len(tok)+limit; j++ {
+		e := &l.typos[j]
+		if bits.OnesCount32(mask^e.letters) > 2*limit {
 			continue
 		}
 		consider(e, fuzzy.Distance(tok, e.word, min(best, limit)))
