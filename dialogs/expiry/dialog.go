@@ -63,7 +63,7 @@ func (d *Dialog) Start(ctx context.Context, t *bot.Turn, _ string) error {
 		t.SayT("expiry.group", d.facts(t), t.Button("faq:validity", "faq.validity.label", nil))
 		return nil
 	}
-	if t.In.Text != "" && d.shortcut(t, t.In.Text) {
+	if t.In.Text != "" && d.shortcut(t, t.In.Text, true) {
 		return nil
 	}
 	t.Begin(Name, stepBirth)
@@ -72,15 +72,16 @@ func (d *Dialog) Start(ctx context.Context, t *bot.Turn, _ string) error {
 }
 
 // shortcut answers when text holds the dates already: two dates (birth,
-// then issue), or one date ahead of today (the expiry date).
-func (d *Dialog) shortcut(t *bot.Turn, text string) bool {
+// then issue), or, when expiryToo, one date ahead of today (the expiry
+// date).
+func (d *Dialog) shortcut(t *bot.Turn, text string, expiryToo bool) bool {
 	today := d.today(t)
 	dates := d.parser.All(text, Past, today, t.Lang)
 	switch {
 	case len(dates) == 2 && dates[0].Before(dates[1]) && !dates[1].After(today) && Age(dates[0], today) <= maxAge:
 		d.answer(t, dates[0], dates[1])
 		return true
-	case len(dates) == 1:
+	case len(dates) == 1 && expiryToo:
 		if exp := d.parser.All(text, Future, today, t.Lang); len(exp) == 1 && exp[0].After(today) && d.plausibleExpiry(t, exp[0]) {
 			d.answerExpiry(t, exp[0])
 			return true
@@ -123,7 +124,7 @@ func (d *Dialog) Continue(ctx context.Context, t *bot.Turn) error {
 	if t.Step() == stepExpiry {
 		kind = Future
 	}
-	if t.Step() == stepBirth && d.shortcut(t, t.In.Text) {
+	if t.Step() == stepBirth && d.shortcut(t, t.In.Text, false) {
 		return nil
 	}
 	date, err := d.parser.Parse(t.In.Text, kind, today, t.Lang)

@@ -1,0 +1,298 @@
+package expiry_test
+
+// The calculator in conversations through the real engine, with the FAQ
+// matcher that starts it from free text.
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"sportello/bot"
+	"sportello/bot/comune"
+	"sportello/bot/locale"
+	"sportello/bot/store/boltstore"
+	"sportello/dialogs/expiry"
+	"sportello/dialogs/faq"
+	"sportello/locales"
+)
+
+type harness struct {
+	t      *testing.T
+	engine *bot.Engine
+	store  *boltstore.Store
+	cat    *locale.Catalog
+	now    time.Time
+	group  bool
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	c := comune.Demo()
+	h := &harness{t: t, now: time.Date(2026, 11, 26, 10, 0, 0, 0, c.Location())}
+	s, err := boltstore.Open(t.TempDir(), boltstore.WithClock(func() time.Time { return h.now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	h.store = s
+	if h.cat, err = locale.Load(locales.FS()); err != nil {
+		t.Fatal(err)
+	}
+	vocab, err := bot.LoadVocabulary(locales.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := faq.Load(locales.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.engine, err = bot.New(bot.Config{
+		Store: s, Catalog: h.cat, Vocabulary: vocab,
+		Dialogs: []bot.Dialog{
+			faq.New(k, c),
+			expiry.New(h.cat, expiry.Config{Location: c.Location(), RenewalDays: k.Facts.RenewalDays, PaperInvalidFrom: k.Facts.PaperInvalidFrom}),
+		},
+		Understander: faq.NewMatcher(k, h.cat),
+		Office:       c.Name,
+		Now:          func() time.Time { return h.now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *harness) send(in bot.Inbound) []bot.Reply {
+	h.t.Helper()
+	in.Conv = bot.Conversation{Channel: "test", User: "u"}
+	in.Group = h.group
+	r, err := h.engine.Handle(context.Background(), in)
+	if err != nil {
+		h.t.Fatalf("Handle(%+v) = %v", in, err)
+	}
+	for _, x := range r {
+		if strings.Contains(x.Text, "[expiry.") || strings.Contains(x.Text, "<no value>") {
+			h.t.Errorf("reply to %+v has a missing message or value: %q", in, x.Text)
+		}
+	}
+	return r
+}
+
+func (h *harness) text(s string) []bot.Reply { h.t.Helper(); return h.send(bot.Inbound{Text: s}) }
+func (h *harness) press(id string) []bot.Reply {
+	h.t.Helper()
+	return h.send(bot.Inbound{Button: id})
+}
+
+func (h *harness) begin(lang string) {
+	h.t.Helper()
+	h.send(bot.Inbound{Text: "/start", LangHint: lang})
+	if lang == locale.English {
+		h.text("english")
+	}
+}
+
+func all(r []bot.Reply) string {
+	var b strings.Builder
+	for _, x := range r {
+		b.WriteString(x.Text + "\n")
+	}
+	return b.String()
+}
+
+func contains(t *testing.T, r []bot.Reply, want string) {
+	t.Helper()
+	if !strings.Contains(all(r), want) {
+		t.Errorf("replies\n%s\ndo not contain %q", all(r), want)
+	}
+}
+
+func hasButton(t *testing.T, r []bot.Reply, id string) {
+	t.Helper()
+	var ids []string
+	for _, x := range r {
+		for _, b := range x.Buttons {
+			ids = append(ids, b.ID)
+		}
+	}
+	if !slices.Contains(ids, id) {
+		t.Errorf("replies have buttons %v, want %q among them", ids, id)
+	}
+}
+
+func date(s string) time.Time {
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// result is the expected answer for expiry exp and first renewal day from,
+// written the way lang writes dates.
+func (h *harness) result(lang, exp, from, status string) []string {
+	e, f := h.cat.Date(lang, date(exp)), h.cat.Date(lang, date(from))
+	return []string{e, h.cat.Text(lang, "expiry.status."+status, map[string]any{"RenewFrom": f, "RenewalDays": 180})}
+}
+
+func TestCalculatorInItalian(t *testing.T) {
+	h := newHarness(t)
+	h.begin("it")
+	r := h.text("quando scade la mia carta d'identità?")
+	contains(t, r, h.cat.Text("it", "expiry.ask_birth", nil))
+	contains(t, r, "lunedì 3 agosto 2026") // paper cards are no longer valid
+	r = h.text("12 marzo 1980")
+	contains(t, r, h.cat.Text("it", "expiry.ask_issue", nil))
+	r = h.text("05/05/2019")
+	// Adult: 10 years from 5 May 2019 end on 5 May 2029; the last birthday
+	// before is 12 March 2029. Renewal from 180 days before.
+	for _, w := range h.result("it", "2029-03-12", "2028-09-13", "later") {
+		contains(t, r, w)
+	}
+	contains(t, r, "lunedì 12 marzo 2029")
+	contains(t, r, "ultimo compleanno prima dei 10 anni")
+	hasButton(t, r, "menu:book")
+	hasButton(t, r, "menu:reminders")
+	// The flow is over and its dates are gone.
+	l, err := h.store.Acquire(context.Background(), "test:u", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.store.Release(context.Background(), l)
+	if s := string(l.Session); strings.Contains(s, "1980") || strings.Contains(s, "expiry") {
+		t.Errorf("Got(session after the answer) = %s, want no date and no active flow", s)
+	}
+}
+
+func TestCalculatorInEnglish(t *testing.T) {
+	h := newHarness(t)
+	h.begin("en")
+	contains(t, h.text("when does my ID card expire?"), h.cat.Text("en", "expiry.ask_birth", nil))
+	h.text("March 12, 1980")
+	r := h.text("26 November 2026") // issued today
+	for _, w := range h.result("en", "2036-03-12", "2035-09-14", "later") {
+		contains(t, r, w)
+	}
+	contains(t, r, "Wednesday 12 March 2036")
+}
+
+func TestCalculatorForMinors(t *testing.T) {
+	h := newHarness(t)
+	h.begin("it")
+	h.text("calcola la scadenza della mia carta")
+	h.text("10/05/2018") // 8 years old
+	r := h.text("26/11/2026")
+	for _, w := range h.result("it", "2032-05-10", "2031-11-12", "later") {
+		contains(t, r, w)
+	}
+	contains(t, r, h.cat.Text("it", "expiry.rule.minor", map[string]any{"Issue": h.cat.Date("it", date("2026-11-26"))}))
+}
+
+func TestWrongDatesAreExplainedAndAskedAgain(t *testing.T) {
+	// want is a text, or the id of the message to find.
+	tests := []struct {
+		step, in string
+		want     string
+	}{
+		{"birth", "31/02/1980", "febbraio 1980 ha 29 giorni"},
+		{"birth", "12/13/1980", "expiry.error.month"},
+		{"birth", "marzo 1980", "expiry.error.incomplete"},
+		{"birth", "12/03/2030", "expiry.error.birth_future"},
+		{"birth", "12/03/1901", "expiry.error.birth_old"},
+		{"birth", "12/03/1880", "expiry.error.year"},
+		{"birth", "12/3/80 e 5/5/19 e 1/1/20", "expiry.error.several"},
+		{"issue", "01/01/1970", "expiry.error.issue_before_birth"},
+		{"issue", "01/01/2027", "expiry.error.issue_future"},
+		{"expiry", "12/03/2045", "expiry.error.expiry_range"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.step+"/"+tc.in, func(t *testing.T) {
+			h := newHarness(t)
+			h.begin("it")
+			h.press("go:expiry:")
+			ask := "expiry.ask_birth"
+			switch tc.step {
+			case "issue":
+				h.text("12/03/1980")
+				ask = "expiry.ask_issue"
+			case "expiry":
+				h.press("expiry:known")
+				ask = "expiry.ask_expiry"
+			}
+			r := h.text(tc.in)
+			want := tc.want
+			if strings.HasPrefix(want, "expiry.") {
+				want = h.cat.Text("it", want, map[string]any{"Max": 120, "Birth": h.cat.Date("it", date("1980-03-12"))})
+			}
+			contains(t, r, want)
+			contains(t, r, h.cat.Text("it", ask, nil))
+		})
+	}
+}
+
+func TestPrintedExpiryDate(t *testing.T) {
+	tests := []struct{ in, exp, from, status string }{
+		{"12/03/2027", "2027-03-12", "2026-09-13", "open"},
+		{"12 marzo 2031", "2031-03-12", "2030-09-13", "later"},
+		{"10/10/25", "2025-10-10", "2025-04-13", "expired"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			h := newHarness(t)
+			h.begin("it")
+			h.press("go:expiry:")
+			contains(t, h.press("expiry:known"), h.cat.Text("it", "expiry.ask_expiry", nil))
+			r := h.text(tc.in)
+			for _, w := range h.result("it", tc.exp, tc.from, tc.status) {
+				contains(t, r, w)
+			}
+		})
+	}
+}
+
+func TestDatesInTheQuestionAreUsedAtOnce(t *testing.T) {
+	h := newHarness(t)
+	h.begin("it")
+	r := h.text("sono nato il 12/3/1980 e la carta è del 5/5/2019, quando scade?")
+	for _, w := range h.result("it", "2029-03-12", "2028-09-13", "later") {
+		contains(t, r, w)
+	}
+	r = h.text("la mia carta scade il 12/03/2027, quando posso rinnovarla?")
+	for _, w := range h.result("it", "2027-03-12", "2026-09-13", "open") {
+		contains(t, r, w)
+	}
+}
+
+func TestNotADateGoesToTheQuestionsThenBack(t *testing.T) {
+	h := newHarness(t)
+	h.begin("it")
+	h.press("go:expiry:")
+	r := h.text("la foto deve essere a colori?")
+	contains(t, r, "sfondo bianco")
+	contains(t, r, h.cat.Text("it", "expiry.ask_birth", nil))
+	r = h.text("boh")
+	contains(t, r, h.cat.Text("it", "expiry.ask_birth", nil))
+	contains(t, h.text("annulla"), h.cat.Text("it", "cancel.done", nil))
+}
+
+func TestNoPersonalDatesInGroups(t *testing.T) {
+	h := newHarness(t)
+	h.group = true
+	h.begin("it")
+	r := h.text("quando scade la mia carta?")
+	contains(t, r, h.cat.Text("it", "expiry.group", map[string]any{"RenewalDays": 180, "PaperDate": h.cat.Date("it", date("2026-08-03"))}))
+	hasButton(t, r, "faq:validity")
+	if strings.Contains(all(h.text("12/03/1980")), h.cat.Text("it", "expiry.ask_issue", nil)) {
+		t.Error("Got(a date of birth in a group) = taken, want no flow")
+	}
+}
+
+func TestReminderButtonIsHonest(t *testing.T) {
+	h := newHarness(t)
+	h.begin("it")
+	h.text("sono nato il 12/3/1980 e la carta è del 5/5/2019, quando scade?")
+	contains(t, h.press("menu:reminders"), h.cat.Text("it", "menu.unavailable", map[string]any{"Feature": h.cat.Text("it", "menu.reminders", nil)}))
+}
