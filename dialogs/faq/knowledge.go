@@ -83,11 +83,14 @@ type otherLangs struct {
 }
 
 type ages struct {
-	Units     []string `yaml:"units"`
-	NotBefore []string `yaml:"not_before"`
-	NotAfter  []string `yaml:"not_after"`
-	Minor     string   `yaml:"minor"`
-	Adult     string   `yaml:"adult"`
+	ITUnits  []string `yaml:"it_units"`
+	ITBefore []string `yaml:"it_before"`
+	ENUnits  []string `yaml:"en_units"`
+	ENAfter  []string `yaml:"en_after"`
+	Glued    []string `yaml:"glued"`
+	NotAfter []string `yaml:"not_after"`
+	Minor    string   `yaml:"minor"`
+	Adult    string   `yaml:"adult"`
 }
 
 // Topic is one thing citizens ask. A FAQ topic is answered by the faq

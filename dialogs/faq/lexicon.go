@@ -45,15 +45,15 @@ type lexicon struct {
 	phrases  map[string][]*phrase
 	stop     map[string]bool
 	plain    map[string]bool
-	typos    []typoEntry // words of 5+ letters, by length
+	typos    []typoEntry // words of 4+ letters, by length
 	typoPre  []typoEntry // prefixes of 5+ letters
 
 	foreign   map[string]uint8 // word -> languages (bit per language)
 	itEn      map[string]bool  // Italian or English words
 	greetings []*phrase        // foreign greetings
 
-	ageUnits, ageNotBefore, ageNotAfter map[string]bool
-	minor, adult                        int
+	ageIT, ageITBefore, ageEN, ageENAfter, ageGlued, ageNotAfter map[string]bool
+	minor, adult                                                   int
 
 	headBytes, tailBytes, maxTypos int
 }
@@ -98,7 +98,8 @@ func compileLexicon(k *Knowledge, index map[string]int, words map[int][]string) 
 	l := &lexicon{
 		exact: map[string][]int{}, stem: map[string][]int{}, phrases: map[string][]*phrase{},
 		stop: map[string]bool{}, plain: map[string]bool{}, foreign: map[string]uint8{}, itEn: map[string]bool{},
-		ageUnits: set(k.Ages.Units), ageNotBefore: set(k.Ages.NotBefore), ageNotAfter: set(k.Ages.NotAfter),
+		ageIT: set(k.Ages.ITUnits), ageITBefore: set(k.Ages.ITBefore), ageEN: set(k.Ages.ENUnits),
+		ageENAfter: set(k.Ages.ENAfter), ageGlued: set(k.Ages.Glued), ageNotAfter: set(k.Ages.NotAfter),
 		minor: index[k.Ages.Minor], adult: index[k.Ages.Adult],
 		headBytes: k.Matching.HeadBytes, tailBytes: k.Matching.TailBytes, maxTypos: k.Matching.MaxFuzzy,
 	}
@@ -173,7 +174,7 @@ func compileLexicon(k *Knowledge, index map[string]int, words map[int][]string) 
 		return cmp.Or(cmp.Compare(len(b.prefix), len(a.prefix)), cmp.Compare(a.prefix, b.prefix))
 	})
 	for w, cs := range l.exact {
-		if len(w) >= 5 {
+		if len(w) >= 4 {
 			l.typos = append(l.typos, typoEntry{word: w, concepts: cs, letters: letters(w)})
 		}
 	}
@@ -388,10 +389,11 @@ func (l *lexicon) read(text string, a *analysis) {
 			}
 			continue
 		}
-		if l.stop[tok] || l.plain[tok] || isDigits(tok) {
+		if l.stop[tok] || isDigits(tok) {
 			continue
 		}
-		if cs := l.stem[a.stems[i]]; cs != nil && len(a.stems[i]) >= 3 && len(tok) >= 4 {
+		plain := l.plain[tok] // a real word: no stem, no typo
+		if cs := l.stem[a.stems[i]]; cs != nil && len(a.stems[i]) >= 3 && len(tok) >= 4 && !plain {
 			for _, c := range cs {
 				a.add(hit{concept: c, strength: 1, from: i, to: i + 1, kind: byStem, entry: a.stems[i]})
 			}
@@ -403,7 +405,7 @@ func (l *lexicon) read(text string, a *analysis) {
 			}
 			continue
 		}
-		if len(tok) < 5 || typos >= l.maxTypos {
+		if plain || len(tok) < 4 || typos >= l.maxTypos {
 			continue
 		}
 		typos++
@@ -460,38 +462,45 @@ func (l *lexicon) phraseAt(a *analysis, p *phrase, i int) bool {
 	return true
 }
 
-// readAges finds ages: "mio figlio di 5 anni", "my 10yo", "a 2 year old".
+// readAges finds ages: "mio figlio di 5 anni", "ha 15 anni", "my 5 year
+// old", "my 10yo".
 func (l *lexicon) readAges(a *analysis) {
+	word := func(i int) string {
+		if i < 0 || i >= len(a.tokens) {
+			return ""
+		}
+		return a.tokens[i]
+	}
 	for i, tok := range a.tokens {
 		if a.used[i] || tok[0] < '0' || tok[0] > '9' {
 			continue
 		}
-		num, unit, next := tok, "", i+1
-		if j := strings.IndexFunc(tok, func(r rune) bool { return r < '0' || r > '9' }); j > 0 {
-			num, unit = tok[:j], tok[j:]
-		} else if isDigits(tok) && i+1 < len(a.tokens) {
-			unit, next = a.tokens[i+1], i+2
+		j := strings.IndexFunc(tok, func(r rune) bool { return r < '0' || r > '9' })
+		num, next := tok, -1
+		switch {
+		case j > 0 && l.ageGlued[tok[j:]]:
+			num, next = tok[:j], i+1
+		case j > 0:
+		case l.ageIT[word(i+1)] && l.ageITBefore[word(i-1)]:
+			next = i + 2
+		case l.ageEN[word(i+1)] && l.ageENAfter[word(i+2)]:
+			next = i + 3
 		}
 		n, err := strconv.Atoi(num)
-		if err != nil || n > 120 || !l.ageUnits[unit] {
-			continue
-		}
-		if i > 0 && l.ageNotBefore[a.tokens[i-1]] {
-			continue
-		}
-		if next < len(a.tokens) && l.ageNotAfter[a.tokens[next]] {
+		if next < 0 || err != nil || n > 120 || l.ageNotAfter[word(next)] {
 			continue
 		}
 		c := l.adult
 		if n < 18 {
 			c = l.minor
 		}
-		a.add(hit{concept: c, strength: strengthAge, from: i, to: next, kind: byAge, entry: tok})
+		a.add(hit{concept: c, strength: strengthAge, from: i, to: next, kind: byAge, entry: strings.Join(a.tokens[i:next], " ")})
 	}
 }
 
 // readTypo reads token i as the closest listed word or prefix, if one is
-// close enough: one edit for words of 5+ letters, two for 8+.
+// close enough: two letters swapped in a word of 4 letters, one edit for
+// words of 5+ letters, two for 8+.
 func (l *lexicon) readTypo(a *analysis, i int) {
 	tok := a.tokens[i]
 	limit := 1
@@ -518,7 +527,19 @@ func (l *lexicon) readTypo(a *analysis, i int) {
 		starts[n] = starts[n-1] | letters(tok[n-1:n])
 	}
 	mask := starts[len(tok)]
+	if len(tok) == 4 {
+		// Four letters: only two letters swapped ("lsot" for "lost").
+		for j := range l.typos {
+			e := &l.typos[j]
+			if len(e.word) == 4 && e.letters == mask && fuzzy.Distance(tok, e.word, 1) == 1 {
+				consider(e, 1)
+			}
+		}
+	}
 	for j := range l.typoPre {
+		if len(tok) < 5 {
+			break
+		}
 		// A prefix matches the start of the word, give or take a letter,
 		// within one edit.
 		e := &l.typoPre[j]
@@ -534,9 +555,9 @@ func (l *lexicon) readTypo(a *analysis, i int) {
 	}
 	// Candidate words are sorted by length: only those within limit.
 	start, _ := slices.BinarySearchFunc(l.typos, len(tok)-limit, func(e typoEntry, n int) int { return cmp.Compare(len(e.word), n) })
-	for j := start; j < len(l.typos) && len(l.typos[j].word) <= len(tok)+limit; j++ {
+	for j := start; j < len(l.typos) && len(l.typos[j].word) <= len(tok)+limit && len(tok) >= 5; j++ {
 		e := &l.typos[j]
-		if bits.OnesCount32(mask^e.letters) > 2*limit {
+		if len(e.word) < 5 || bits.OnesCount32(mask^e.letters) > 2*limit {
 			continue
 		}
 		consider(e, fuzzy.Distance(tok, e.word, min(best, limit)))

@@ -256,7 +256,7 @@ facts: {state_fee: "16.79", renewal_days: 180, paper_invalid_from: 2026-08-03, d
   collect_from_working_day: 7, appointment_minutes_min: 20, appointment_minutes_max: 30, pin_tries: 3,
   puk_tries: 10, fingerprints_from_age: 12, photo_months: 6, minor_parents_names_under: 14}
 matching: {head_bytes: 400, tail_bytes: 200, max_fuzzy: 10}
-ages: {units: [anni], minor: card, adult: card}
+ages: {it_units: [anni], it_before: [di], minor: card, adult: card}
 concepts:
   card: [carta]
   cost: [costo]
