@@ -53,7 +53,7 @@ type lexicon struct {
 	greetings []*phrase        // foreign greetings
 
 	ageIT, ageITBefore, ageEN, ageENAfter, ageGlued, ageNotAfter map[string]bool
-	minor, adult                                                   int
+	minor, adult                                                 int
 
 	headBytes, tailBytes, maxTypos int
 }
