@@ -34,6 +34,8 @@ import (
 	"sportello/bot/store/boltstore"
 	"sportello/bot/store/redisstore"
 	"sportello/channels/console"
+	"sportello/dialogs/expiry"
+	"sportello/dialogs/faq"
 	"sportello/locales"
 )
 
@@ -121,6 +123,12 @@ func build(ctx context.Context, getenv func(string) string, logOut io.Writer, de
 	if err != nil {
 		return nil, err
 	}
+	// The FAQ knowledge base is read once, here; the matcher and the
+	// dialogs only read it afterwards.
+	knowledge, err := faq.Load(locales.FS())
+	if err != nil {
+		return nil, err
+	}
 
 	a := &app{cfg: cfg, log: log, comune: c, reg: prometheus.NewRegistry()}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -131,11 +139,20 @@ func build(ctx context.Context, getenv func(string) string, logOut io.Writer, de
 		Store:      a.store,
 		Catalog:    cat,
 		Vocabulary: vocab,
-		Office:     c.Name,
-		SessionTTL: cfg.SessionTTL,
-		ProfileTTL: cfg.ProfileTTL,
-		Logger:     log,
-		Metrics:    bot.NewMetrics(a.reg),
+		Dialogs: []bot.Dialog{
+			faq.New(knowledge, c),
+			expiry.New(cat, expiry.Config{
+				Location:         c.Location(),
+				RenewalDays:      knowledge.Facts.RenewalDays,
+				PaperInvalidFrom: knowledge.Facts.PaperInvalidFrom,
+			}),
+		},
+		Understander: faq.NewMatcher(knowledge, cat),
+		Office:       c.Name,
+		SessionTTL:   cfg.SessionTTL,
+		ProfileTTL:   cfg.ProfileTTL,
+		Logger:       log,
+		Metrics:      bot.NewMetrics(a.reg),
 	})
 	if err != nil {
 		a.store.Close()

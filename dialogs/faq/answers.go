@@ -146,16 +146,15 @@ func (d *Dialog) offices(t *bot.Turn) string {
 }
 
 func (d *Dialog) closure(t *bot.Turn, cl comune.Closure) string {
-	data := map[string]any{"From": t.Date(cl.From.Time), "To": t.Date(cl.To.Time), "Reason": cl.Reason.In(t.Lang)}
 	id := "faq.part.office_closed_days"
 	if cl.From.Equal(cl.To.Time) {
 		id = "faq.part.office_closed_day"
 	}
-	s := t.T(id, data)
-	if r := cl.Reason.In(t.Lang); r != "" {
-		s += " " + t.T("faq.part.reason", map[string]any{"Reason": r})
+	reason := cl.Reason.In(t.Lang)
+	if reason != "" {
+		id += "_reason"
 	}
-	return s
+	return t.T(id, map[string]any{"From": t.Date(cl.From.Time), "To": t.Date(cl.To.Time), "Reason": reason})
 }
 
 // hours groups the days with the same hours: "lunedì e mercoledì: ...".

@@ -109,7 +109,8 @@ func (d *Dialog) answer(t *bot.Turn, topic *Topic) {
 	if topic.ID == "non_residents" {
 		id = fmt.Sprintf("faq.%s.%s", topic.ID, d.c.NonResidents)
 	}
-	t.SayT(id, d.data(t, topic), buttons...)
+	// Optional parts (walk-ins, confirmation) may leave a blank line.
+	t.Say(strings.TrimSpace(t.T(id, d.data(t, topic))), buttons...)
 }
 
 func labelID(topic string) string  { return "faq." + topic + ".label" }
