@@ -68,6 +68,8 @@ type Matching struct {
 	HeadBytes int `yaml:"head_bytes"`
 	TailBytes int `yaml:"tail_bytes"`
 	MaxFuzzy  int `yaml:"max_fuzzy"`
+	// PhraseSkip are filler words that may stand inside a phrase.
+	PhraseSkip []string `yaml:"phrase_skip"`
 }
 
 type langWords struct {
@@ -87,6 +89,7 @@ type ages struct {
 	ITBefore []string `yaml:"it_before"`
 	ENUnits  []string `yaml:"en_units"`
 	ENAfter  []string `yaml:"en_after"`
+	ENBefore []string `yaml:"en_before"`
 	Glued    []string `yaml:"glued"`
 	NotAfter []string `yaml:"not_after"`
 	Minor    string   `yaml:"minor"`

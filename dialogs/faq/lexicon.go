@@ -52,8 +52,10 @@ type lexicon struct {
 	itEn      map[string]bool  // Italian or English words
 	greetings []*phrase        // foreign greetings
 
-	ageIT, ageITBefore, ageEN, ageENAfter, ageGlued, ageNotAfter map[string]bool
-	minor, adult                                                 int
+	ageIT, ageITBefore, ageEN, ageENAfter, ageENBefore, ageGlued, ageNotAfter map[string]bool
+	minor, adult                                                              int
+
+	phraseSkip map[string]bool
 
 	headBytes, tailBytes, maxTypos int
 }
@@ -70,6 +72,7 @@ type phrase struct {
 	stems    []string
 	concepts []int
 	text     string
+	exact    bool // "=i moved": the words themselves, not their inflections
 }
 
 type typoEntry struct {
@@ -99,12 +102,14 @@ func compileLexicon(k *Knowledge, index map[string]int, words map[int][]string) 
 		exact: map[string][]int{}, stem: map[string][]int{}, phrases: map[string][]*phrase{},
 		stop: map[string]bool{}, plain: map[string]bool{}, foreign: map[string]uint8{}, itEn: map[string]bool{},
 		ageIT: set(k.Ages.ITUnits), ageITBefore: set(k.Ages.ITBefore), ageEN: set(k.Ages.ENUnits),
-		ageENAfter: set(k.Ages.ENAfter), ageGlued: set(k.Ages.Glued), ageNotAfter: set(k.Ages.NotAfter),
+		ageENAfter: set(k.Ages.ENAfter), ageENBefore: set(k.Ages.ENBefore), ageGlued: set(k.Ages.Glued), ageNotAfter: set(k.Ages.NotAfter),
 		minor: index[k.Ages.Minor], adult: index[k.Ages.Adult],
-		headBytes: k.Matching.HeadBytes, tailBytes: k.Matching.TailBytes, maxTypos: k.Matching.MaxFuzzy,
+		phraseSkip: set(k.Matching.PhraseSkip),
+		headBytes:  k.Matching.HeadBytes, tailBytes: k.Matching.TailBytes, maxTypos: k.Matching.MaxFuzzy,
 	}
-	addPhrase := func(n string, concepts []int) {
+	addPhrase := func(n string, concepts []int, exact bool) {
 		p := newPhrase(n, concepts)
+		p.exact = exact
 		key := phraseKey(p.words[0])
 		l.phrases[key] = append(l.phrases[key], p)
 	}
@@ -113,7 +118,7 @@ func compileLexicon(k *Knowledge, index map[string]int, words map[int][]string) 
 		switch {
 		case n == "":
 		case strings.Contains(n, " "):
-			addPhrase(n, nil)
+			addPhrase(n, nil, false)
 		default:
 			l.stop[n] = true
 		}
@@ -137,7 +142,7 @@ func compileLexicon(k *Knowledge, index map[string]int, words map[int][]string) 
 			case isPrefix:
 				prefixes[n] = addConcept(prefixes[n], ci)
 			case strings.Contains(n, " "):
-				addPhrase(n, []int{ci})
+				addPhrase(n, []int{ci}, exactOnly)
 			default:
 				l.exact[n] = addConcept(l.exact[n], ci)
 				if s := stem(n); len(s) >= 3 && !exactOnly {
@@ -430,36 +435,45 @@ func (l *lexicon) readPhrases(a *analysis) {
 			key = "#"
 		}
 		for _, p := range l.phrases[key] {
-			if !l.phraseAt(a, p, i) {
+			n := l.phraseAt(a, p, i)
+			if n == 0 {
 				continue
 			}
-			for j := i; j < i+len(p.words); j++ {
+			for j := i; j < i+n; j++ {
 				a.used[j] = true
 			}
 			for _, c := range p.concepts {
-				a.add(hit{concept: c, strength: 1, from: i, to: i + len(p.words), kind: byPhrase, entry: p.text})
+				a.add(hit{concept: c, strength: 1, from: i, to: i + n, kind: byPhrase, entry: p.text})
 			}
-			i += len(p.words) - 1
+			i += n - 1
 			break
 		}
 	}
 }
 
-func (l *lexicon) phraseAt(a *analysis, p *phrase, i int) bool {
-	if i+len(p.words) > len(a.tokens) {
-		return false
-	}
+// phraseAt reports how many tokens from i phrase p spans, or 0 when it is
+// not there. One filler word ("più", "really") may stand between two of its
+// words: "non riesco più a trovare".
+func (l *lexicon) phraseAt(a *analysis, p *phrase, i int) int {
+	k, skipped := i, false
 	for j, w := range p.words {
-		tok := a.tokens[i+j]
-		switch {
-		case tok == w:
-		case w == "#" && isDigits(tok):
-		case len(p.stems[j]) >= 3 && a.stems[i+j] == p.stems[j]:
-		default:
-			return false
+		for {
+			if k >= len(a.tokens) {
+				return 0
+			}
+			tok := a.tokens[k]
+			if tok == w || (w == "#" && isDigits(tok)) || (!p.exact && len(p.stems[j]) >= 3 && a.stems[k] == p.stems[j]) {
+				break
+			}
+			if j == 0 || skipped || !l.phraseSkip[tok] {
+				return 0
+			}
+			skipped = true
+			k++
 		}
+		k++
 	}
-	return true
+	return k - i
 }
 
 // readAges finds ages: "mio figlio di 5 anni", "ha 15 anni", "my 5 year
@@ -485,6 +499,8 @@ func (l *lexicon) readAges(a *analysis) {
 			next = i + 2
 		case l.ageEN[word(i+1)] && l.ageENAfter[word(i+2)]:
 			next = i + 3
+		case l.ageENBefore[word(i-1)]:
+			next = i + 1
 		}
 		n, err := strconv.Atoi(num)
 		if next < 0 || err != nil || n > 120 || l.ageNotAfter[word(next)] {
@@ -589,7 +605,7 @@ func (l *lexicon) readTypo(a *analysis, i int) {
 // ones, or one of its greetings on its own.
 func (l *lexicon) language(a *analysis) string {
 	for _, g := range l.greetings {
-		if len(g.words) == len(a.tokens) && l.phraseAt(a, g, 0) {
+		if len(g.words) == len(a.tokens) && l.phraseAt(a, g, 0) == len(a.tokens) {
 			return l.foreignOf(a)
 		}
 	}

@@ -27,6 +27,12 @@ const (
 	// when a real topic has this much evidence.
 	weakFloor = 2.0
 	weakShare = 0.3
+	// ownFloor: a second question needs this much evidence of its own,
+	// from words that are not typos and that the best topic has not taken.
+	// A topic sure on its own that has it is a second question even when
+	// it shares its key concept with the best one ("ho perso la carta: cosa
+	// porto e quanto costa?").
+	ownFloor = 1.0
 	// unsure is the score a sure reading drops to when it is ambiguous.
 	unsure = 0.55
 	// otherLanguageScore is the confidence of the language check.
@@ -178,10 +184,11 @@ func (m *Matcher) run(text string, s *scratch) {
 			res *= weakShare
 		}
 		sc.residual = res
-		if toScore(res) >= bot.SureScore {
+		mine := own(sc.topic, a, s.used)
+		if mine >= ownFloor && (toScore(res) >= bot.SureScore || (sc.needOK && sc.score >= bot.SureScore)) {
 			// Never above the best: leaving out the best topic's concepts
 			// also leaves out their penalties.
-			sc.score = min(toScore(res), best.score)
+			sc.score = min(max(toScore(res), bot.SureScore), best.score)
 			sc.note = "a second question"
 			continue
 		}
@@ -235,6 +242,18 @@ func evidence(t *Topic, strength []float64, skip []bool) (float64, bool) {
 		}
 	}
 	return max(ev, 0), false
+}
+
+// own is the positive evidence of t from the concepts not in used and
+// found as more than typos.
+func own(t *Topic, a *analysis, used []bool) float64 {
+	ev := 0.0
+	for _, w := range t.weights {
+		if w.w > 0 && !used[w.concept] && a.solid[w.concept] {
+			ev += w.w * a.strength[w.concept]
+		}
+	}
+	return ev
 }
 
 func toScore(ev float64) float64 {

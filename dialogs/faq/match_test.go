@@ -72,7 +72,7 @@ func TestLabelledQuestionsAreNotExamples(t *testing.T) {
 		}
 	}
 	seen := map[string]string{}
-	for _, file := range []string{"testdata/questions.yaml", "testdata/heldout.yaml"} {
+	for _, file := range []string{"testdata/questions.yaml", "testdata/heldout.yaml", "testdata/heldout2.yaml"} {
 		for _, q := range loadLabelled(t, file) {
 			n := bot.Normalize(q.Q)
 			if id, ok := examples[n]; ok {
@@ -89,7 +89,7 @@ func TestLabelledQuestionsAreNotExamples(t *testing.T) {
 func TestLabelledSetsAreLargeEnough(t *testing.T) {
 	_, k := loadMatcher(t)
 	total := 0
-	for _, file := range []string{"testdata/questions.yaml", "testdata/heldout.yaml"} {
+	for _, file := range []string{"testdata/questions.yaml", "testdata/heldout.yaml", "testdata/heldout2.yaml"} {
 		qs := loadLabelled(t, file)
 		total += len(qs)
 		langs := map[string]int{}

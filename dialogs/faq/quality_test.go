@@ -164,7 +164,7 @@ func evaluate(t *testing.T, m *Matcher, file string) map[string]score {
 // as it did.
 func TestAccuracy(t *testing.T) {
 	m, _ := loadMatcher(t)
-	for _, file := range []string{"testdata/questions.yaml", "testdata/heldout.yaml"} {
+	for _, file := range []string{"testdata/questions.yaml", "testdata/heldout.yaml", "testdata/heldout2.yaml"} {
 		t.Run(strings.TrimSuffix(strings.TrimPrefix(file, "testdata/"), ".yaml"), func(t *testing.T) {
 			for g, s := range evaluate(t, m, file) {
 				if s.share() < minAccuracy {
