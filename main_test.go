@@ -400,3 +400,57 @@ func TestEmbeddedStoreInUse(t *testing.T) {
 	}
 	stop(t, cmd)
 }
+
+// TestChatAnswersCIEQuestions asks the built binary what a new citizen
+// would, in both languages, by free text and by buttons.
+func TestChatAnswersCIEQuestions(t *testing.T) {
+	lines := chatJSON(t, nil, []string{
+		"quanto costa la carta d'identità?",
+		`{"button":"menu:faq"}`,
+		`{"button":"faq:cat.documents"}`,
+		`{"button":"faq:docs_loss"}`,
+		"quando scade la mia carta?",
+		"12/03/1980",
+		"5 maggio 2019",
+		"la mia carta cartacea è ancora valida?",
+		"english",
+		"how much is the ID card?",
+		"Wie viel kostet der Ausweis?",
+	})
+	want := []string{"22,21 €", "Documenti da portare", "Carta persa", "denuncia", "data di nascita", "rilasciata",
+		"lunedì 12 marzo 2029", "lunedì 3 agosto 2026", "English", "€22.21", "Sorry, I only speak Italian and English"}
+	for i, w := range want {
+		got := lines[i].text()
+		for _, r := range lines[i].Replies {
+			for _, b := range r.Buttons {
+				got += "\n" + b.Label
+			}
+		}
+		if !strings.Contains(got, w) {
+			t.Errorf("Got(reply %d) = %q, want %q in it", i, got, w)
+		}
+	}
+}
+
+// TestChatAnswersWithTheComuneFile: the same build answers with another
+// Comune's fees and offices.
+func TestChatAnswersWithTheComuneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "comune.yaml")
+	file := `name: Comune di Prova
+fees: {cie: "25.00", cie_duplicate: "30.00"}
+non_residents: not_allowed
+offices:
+  - {id: unico, name: Ufficio unico, address: Piazza Grande 1, slot_minutes: 20, desks: 1, hours: {monday: ["09:00-12:00"]}}
+`
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lines := chatJSON(t, map[string]string{"SPORTELLO_COMUNE": path}, []string{
+		"quanto costa?", "dove siete? orari?", "non sono residente, posso fare la carta da voi?",
+	})
+	for i, w := range []string{"25,00 €", "Piazza Grande 1", "solo ai propri residenti"} {
+		if !strings.Contains(lines[i].text(), w) {
+			t.Errorf("Got(reply %d) = %q, want %q in it", i, lines[i].text(), w)
+		}
+	}
+}
