@@ -142,7 +142,7 @@ func (p *Parser) chunks(text string) [][]token {
 		case pc.ok:
 			cur = append(cur, pc.tok)
 			gap = 0
-		case len(cur) > 0 && gap == 0 && len(pc.word) <= 3 && !conjunction[pc.word] && !complete(cur):
+		case len(cur) > 0 && gap == 0 && len(pc.word) <= 3 && !conjunction(pc.word) && !complete(cur):
 			gap++
 		default:
 			if len(cur) > 0 {
@@ -171,8 +171,14 @@ func complete(toks []token) bool {
 	return nums >= 3 || (month && nums >= 2)
 }
 
-// conjunction words separate two dates.
-var conjunction = map[string]bool{"e": true, "ed": true, "o": true, "and": true, "or": true}
+// conjunction reports whether w separates two dates ("e", "and", ...).
+func conjunction(w string) bool {
+	switch w {
+	case "e", "ed", "o", "and", "or":
+		return true
+	}
+	return false
+}
 
 // number reads "12", "12th", "1st", "3rd": the value and its digit count.
 func number(w string) (int, int, bool) {

@@ -15,13 +15,18 @@ import (
 // extraordinary openings.
 const upcomingDays = 90
 
-// weekOrder is the order the office hours are written in.
-var weekOrder = []struct {
+// weekday is a day of the week as the Comune file names it.
+type weekday struct {
 	key string
 	day time.Weekday
-}{
-	{"monday", time.Monday}, {"tuesday", time.Tuesday}, {"wednesday", time.Wednesday},
-	{"thursday", time.Thursday}, {"friday", time.Friday}, {"saturday", time.Saturday}, {"sunday", time.Sunday},
+}
+
+// weekOrder is the order the office hours are written in.
+func weekOrder() [7]weekday {
+	return [7]weekday{
+		{"monday", time.Monday}, {"tuesday", time.Tuesday}, {"wednesday", time.Wednesday},
+		{"thursday", time.Thursday}, {"friday", time.Friday}, {"saturday", time.Saturday}, {"sunday", time.Sunday},
+	}
 }
 
 // data is what every answer template may use: the national facts from the
@@ -165,7 +170,7 @@ func (d *Dialog) hours(t *bot.Turn, o *comune.Office) []string {
 		ps   []comune.Period
 	}
 	var groups []*group
-	for _, w := range weekOrder {
+	for _, w := range weekOrder() {
 		ps := o.Hours[w.key]
 		if len(ps) == 0 {
 			continue

@@ -95,7 +95,8 @@ func letters(w string) uint32 {
 	return m
 }
 
-var foreignNames = []string{"de", "fr", "es"}
+// foreignName names the languages of other_languages, in file order.
+func foreignName(i int) string { return [...]string{"de", "fr", "es"}[i] }
 
 func compileLexicon(k *Knowledge, index map[string]int, words map[int][]string) (*lexicon, error) {
 	l := &lexicon{
@@ -636,7 +637,7 @@ func (l *lexicon) language(a *analysis) string {
 		}
 	}
 	if counts[best] >= 2 && counts[best] > itEn {
-		return foreignNames[best]
+		return foreignName(best)
 	}
 	return ""
 }
@@ -657,5 +658,5 @@ func (l *lexicon) foreignOf(a *analysis) string {
 			best = j
 		}
 	}
-	return foreignNames[best]
+	return foreignName(best)
 }
