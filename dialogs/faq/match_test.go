@@ -364,3 +364,27 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 }
+
+// FuzzUnderstand: any text is read without panicking, into readings that
+// are sorted, scored between 0 and 1 and fit a button.
+func FuzzUnderstand(f *testing.F) {
+	m, _ := loadMatcher(f)
+	for _, s := range []string{"quanto costa la carta?", "ho perso il pin", "12/03/1980", "😂", "Wie viel kostet das?",
+		"qnto kosta", "mio figlio di 5 anni", "my 10yo", strings.Repeat("x ", 400), "non riesco più a trovare"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ms := m.Understand("it", s)
+		if len(ms) > maxMatches {
+			t.Fatalf("Understand(%q) gave %d readings", s, len(ms))
+		}
+		for i, mt := range ms {
+			if mt.Score < 0 || mt.Score > 1 || (i > 0 && mt.Score > ms[i-1].Score) {
+				t.Fatalf("Understand(%q) = %v: scores out of order or range", s, ms)
+			}
+			if !bot.ValidButtonID("go:" + mt.Dialog + ":" + mt.Arg) {
+				t.Fatalf("Understand(%q) = %v: not a button", s, mt)
+			}
+		}
+	})
+}
