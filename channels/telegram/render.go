@@ -58,10 +58,11 @@ func splitText(text string, max int) []string {
 			break
 		}
 		end := prefixBytes(text, max) // longest prefix within max chars
-		window := text[:end]
 		cut := -1
 		for _, sep := range []string{"\n\n", "\n", " "} {
-			if i := strings.LastIndex(window, sep); i > 0 {
+			// A separator may start right at the limit.
+			window := text[:min(len(text), end+len(sep))]
+			if i := strings.LastIndex(window, sep); i > 0 && i <= end {
 				cut = i
 				break
 			}
