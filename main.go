@@ -34,6 +34,7 @@ import (
 	"sportello/bot/store/boltstore"
 	"sportello/bot/store/redisstore"
 	"sportello/channels/console"
+	"sportello/channels/telegram"
 	"sportello/locales"
 )
 
@@ -73,7 +74,7 @@ func usage(w io.Writer) {
 
 Configuration (environment variables):
 `)
-	for _, v := range config.Variables() {
+	for _, v := range append(config.Variables(), telegram.Variables()...) {
 		fmt.Fprintf(w, "  %-28s %s\n  %-28s default: %s\n", v.Name, v.Meaning, "", v.Default)
 	}
 }
@@ -92,6 +93,7 @@ type app struct {
 	comune *comune.Comune
 	store  stateStore
 	engine *bot.Engine
+	cat    *locale.Catalog
 	reg    *prometheus.Registry
 }
 
@@ -122,7 +124,7 @@ func build(ctx context.Context, getenv func(string) string, logOut io.Writer, de
 		return nil, err
 	}
 
-	a := &app{cfg: cfg, log: log, comune: c, reg: prometheus.NewRegistry()}
+	a := &app{cfg: cfg, log: log, comune: c, cat: cat, reg: prometheus.NewRegistry()}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if a.store, err = openStore(ctx, cfg, log); err != nil {
 		return nil, err
@@ -202,6 +204,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	tgCfg, tgOn, err := telegram.ConfigFromEnv(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "sportello: %v\n", err)
+		return 1
+	}
 	a, err := build(ctx, getenv, stderr, "info")
 	if err != nil {
 		fmt.Fprintf(stderr, "sportello: %v\n", err)
@@ -210,20 +217,57 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	defer a.close()
 
 	srv := server.New(a.cfg.Addr, a.reg, a.store.Ping, a.log)
+	var tg *telegram.Chan
+	if tgOn {
+		if tg, err = newTelegram(tgCfg, a); err != nil {
+			fmt.Fprintf(stderr, "sportello: %v\n", err)
+			return 1
+		}
+		if path := tgCfg.WebhookPath(); path != "" {
+			srv.Handle(path, tg.WebhookHandler())
+		}
+	}
 	l, err := srv.Listen()
 	if err != nil {
 		fmt.Fprintf(stderr, "sportello: %v\n", err)
 		return 1
 	}
 	a.log.Info("http server listening", slog.String("addr", l.Addr().String()))
-	a.log.Info("no chat channel is configured: set TELEGRAM_BOT_TOKEN, or try `go run . chat` in a terminal")
+	if tg != nil {
+		// The socket is open, so webhook deliveries wait for Serve.
+		if err := tg.Start(ctx); err != nil {
+			fmt.Fprintf(stderr, "sportello: %v\n", err)
+			return 1
+		}
+	} else {
+		a.log.Info("no chat channel is configured: set TELEGRAM_BOT_TOKEN, or try `go run . chat` in a terminal")
+	}
 
-	if err := srv.Serve(ctx, l, a.cfg.ShutdownTimeout); err != nil {
-		a.log.Error("http server stopped", slog.Any("error", err))
+	serveErr := srv.Serve(ctx, l, a.cfg.ShutdownTimeout)
+	a.log.Info("shutting down: finishing turns in flight")
+	if tg != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+		if err := tg.Shutdown(sctx); err != nil {
+			a.log.Error("telegram shutdown", slog.Any("error", err))
+		}
+		cancel()
+	}
+	if serveErr != nil {
+		a.log.Error("http server stopped", slog.Any("error", serveErr))
 		return 1
 	}
-	a.log.Info("shutting down: finishing turns in flight")
 	return 0
+}
+
+// newTelegram builds the Telegram channel on the app's engine and store.
+func newTelegram(cfg telegram.Config, a *app) (*telegram.Chan, error) {
+	inbox, err := telegram.InboxFor(a.store)
+	if err != nil {
+		return nil, err
+	}
+	return telegram.New(cfg, telegram.Options{
+		Engine: a.engine, Inbox: inbox, Catalog: a.cat, Logger: a.log, Metrics: a.reg,
+	})
 }
 
 func chat(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"sportello/bot/config"
 )
 
 // DefaultAPIURL is Telegram's own Bot API server.
@@ -189,4 +191,16 @@ func (c Config) withDefaults() Config {
 	def(&c.DedupeTTL, 25*time.Hour)
 	c.APIURL = c.apiURL()
 	return c
+}
+
+// Variables lists the environment variables ConfigFromEnv reads, for
+// `sportello help` and the README.
+func Variables() []config.Variable {
+	return []config.Variable{
+		{Name: "TELEGRAM_BOT_TOKEN", Default: "(unset: no Telegram)", Meaning: "bot token from BotFather; turns the Telegram channel on (long polling)"},
+		{Name: "TELEGRAM_WEBHOOK_URL", Default: "(unset: long polling)", Meaning: "public https URL of the webhook; its path is served by SPORTELLO_ADDR"},
+		{Name: "TELEGRAM_WEBHOOK_SECRET", Default: "(required with a webhook)", Meaning: "secret_token Telegram sends with each webhook request: 1-256 of A-Z a-z 0-9 _ -"},
+		{Name: "TELEGRAM_API_URL", Default: DefaultAPIURL, Meaning: "Bot API server (a self-hosted one, or a test server)"},
+		{Name: "TELEGRAM_RATE", Default: "30", Meaning: "most messages per second sent overall"},
+	}
 }

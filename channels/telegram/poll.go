@@ -143,4 +143,3 @@ func (c *Chan) redact(s string) string {
 	}
 	return strings.ReplaceAll(s, c.cfg.Token, "***")
 }
-

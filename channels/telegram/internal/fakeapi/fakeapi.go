@@ -130,19 +130,19 @@ type webhook struct {
 type Server struct {
 	token string
 
-	mu        sync.Mutex
-	calls     []Call
-	changed   chan struct{} // closed and replaced on every change
-	updates   []*entry
-	hookQueue []*entry // webhook deliveries still to make, in order
-	nextID    int64
-	confirmed int64 // getUpdates offset confirmed so far
-	messages  map[int64][]*Message
-	queries   map[string]*query
-	blocked   map[int64]bool
-	failures  []*failure
-	hook      *webhook
-	commands  map[string]string // language_code -> commands JSON
+	mu         sync.Mutex
+	calls      []Call
+	changed    chan struct{} // closed and replaced on every change
+	updates    []*entry
+	hookQueue  []*entry // webhook deliveries still to make, in order
+	nextID     int64
+	confirmed  int64 // getUpdates offset confirmed so far
+	messages   map[int64][]*Message
+	queries    map[string]*query
+	blocked    map[int64]bool
+	failures   []*failure
+	hook       *webhook
+	commands   map[string]string // language_code -> commands JSON
 	deliveries []Delivery        // webhook attempts
 
 	deliver   chan struct{}
