@@ -271,7 +271,7 @@ func TestCrashAfterTurnBeforeSend(t *testing.T) {
 	}
 }
 
-func updateJSON(t *testing.T, id, chat int64, text string) []byte {
+func updateJSON(t testing.TB, id, chat int64, text string) []byte {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{
 		"update_id": id,

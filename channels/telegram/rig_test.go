@@ -129,7 +129,7 @@ func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
 // rig is a Telegram channel with a real engine and store, talking to the
 // fake Bot API through the real client.
 type rig struct {
-	t       *testing.T
+	t       testing.TB
 	fake    *fakeapi.Server
 	api     *httptest.Server
 	backend string
@@ -154,7 +154,7 @@ func webhookMode(r *rig) { r.cfg.WebhookSecret = "s3cret_token-OK" }
 
 func withConfig(f func(*Config)) rigOption { return func(r *rig) { f(&r.cfg) } }
 
-func newRig(t *testing.T, backend string, opts ...rigOption) *rig {
+func newRig(t testing.TB, backend string, opts ...rigOption) *rig {
 	t.Helper()
 	r := &rig{t: t, backend: backend, fake: fakeapi.New(testToken), gate: newGate()}
 	r.api = httptest.NewServer(r.fake)
