@@ -14,12 +14,18 @@ import (
 var ErrUnreachable = errors.New("telegram: citizen unreachable (bot blocked)")
 
 // RetryAfterError is returned by Push when Telegram asked to slow down and
-// ctx ended before the message could go: try again after Wait.
-type RetryAfterError struct{ Wait time.Duration }
+// ctx ended before the message could go: try again after After. (Shaped
+// like bot/push's, which replaces it once that package lands.)
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
 
 func (e *RetryAfterError) Error() string {
-	return fmt.Sprintf("telegram: rate limited, retry after %s", e.Wait)
+	return fmt.Sprintf("telegram: rate limited, retry after %s: %v", e.After, e.Err)
 }
+
+func (e *RetryAfterError) Unwrap() error { return e.Err }
 
 // Push sends replies to a citizen outside a conversation turn (reminders,
 // notices) at bulk priority: after every reply to citizens talking now. It
@@ -51,7 +57,7 @@ func (c *Chan) Push(ctx context.Context, conv bot.Conversation, replies []bot.Re
 	case ctx.Err() != nil:
 		c.send.cancel(b)
 		if wait := c.send.pausedFor(); wait > 0 {
-			return &RetryAfterError{Wait: wait}
+			return &RetryAfterError{After: wait, Err: ctx.Err()}
 		}
 		return fmt.Errorf("telegram: push: %w", ctx.Err())
 	default:
