@@ -648,3 +648,18 @@ func TestPacingPerChat(t *testing.T) {
 		}
 	}
 }
+
+func TestPushAsksToRetryDuringAPause(t *testing.T) {
+	r := newRig(t, "bolt")
+	r.fake.Fail("sendMessage", 0, http.StatusTooManyRequests, "Too Many Requests: retry after 5", 5, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := r.ch.Push(ctx, bot.Conversation{Channel: Channel, User: "31"}, []bot.Reply{{Text: "avviso"}})
+	var ra *RetryAfterError
+	if !errors.As(err, &ra) || ra.After <= 0 || ra.After > 5*time.Second {
+		t.Fatalf("Got(Push during a 429 pause) = %v, want a *RetryAfterError within retry_after", err)
+	}
+	if n := len(r.fake.CallsOf("sendMessage")); n != 0 {
+		t.Errorf("Got(messages sent) = %d, want 0: the push was withdrawn", n)
+	}
+}
