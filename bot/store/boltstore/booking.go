@@ -38,7 +38,7 @@ const maxOfferScan = 64
 // btx is one booking transaction.
 type btx struct {
 	rec, occ, cal, pers, conv, idem, rate, wait, due, dueof, meta *bolt.Bucket
-	now                                                          time.Time
+	now                                                           time.Time
 }
 
 func openBuckets(tx *bolt.Tx, now time.Time) (*btx, error) {
