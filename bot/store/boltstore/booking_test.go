@@ -24,3 +24,10 @@ func TestBookingConformance(t *testing.T) {
 		return func() booking.Store { return s }
 	})
 }
+
+func TestBookingLinearizable(t *testing.T) {
+	storetest.RunLinearizable(t, func(t *testing.T) func() booking.Store {
+		s := openBooking(t)
+		return func() booking.Store { return s }
+	}, 12000)
+}

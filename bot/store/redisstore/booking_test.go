@@ -15,3 +15,11 @@ func TestBookingConformance(t *testing.T) {
 		return func() booking.Store { return open(t, url, prefix) }
 	})
 }
+
+func TestBookingLinearizable(t *testing.T) {
+	url := redistest.URL(t)
+	storetest.RunLinearizable(t, func(t *testing.T) func() booking.Store {
+		prefix := redistest.Prefix(t, url)
+		return func() booking.Store { return open(t, url, prefix) }
+	}, 12000)
+}
