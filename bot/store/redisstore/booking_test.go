@@ -22,6 +22,17 @@ func TestBookingConformance(t *testing.T) {
 	})
 }
 
+// TestBookingConformanceCluster runs the suite on a real Redis Cluster: the
+// scripts touch only keys under the one {book} hash tag, so they run whole
+// on the node that owns it.
+func TestBookingConformanceCluster(t *testing.T) {
+	url := redistest.StartCluster(t)
+	storetest.RunBooking(t, func(t *testing.T) func() booking.Store {
+		prefix := redistest.NewPrefix()
+		return func() booking.Store { return open(t, url, prefix) }
+	})
+}
+
 func TestBookingLinearizable(t *testing.T) {
 	url := redistest.URL(t)
 	storetest.RunLinearizable(t, func(t *testing.T) func() booking.Store {
