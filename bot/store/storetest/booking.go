@@ -238,7 +238,6 @@ func RunBooking(t *testing.T, fresh BookingFresh) {
 	}
 }
 
-
 func mustBook(t *testing.T, s *booking.Service, r booking.Request) *booking.Booking {
 	t.Helper()
 	b, err := s.Book(context.Background(), r)
