@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"sportello/bot"
+	core "sportello/bot/booking"
 	"sportello/bot/locale"
 )
 
@@ -35,7 +36,20 @@ const (
 	wAfternoon  = "afternoon"
 	wMore       = "more"
 	wDateFiller = "date_filler"
+	wTravel     = "travel"
 )
+
+// reasonIn reads a reason from free text. The more specific reasons win:
+// "rinnovo per mio figlio" is a minor's card, "mi hanno rubato la carta
+// scaduta" a theft.
+func (w *words) reasonIn(text string) core.Reason {
+	for _, r := range []core.Reason{core.ReasonTheft, core.ReasonLoss, core.ReasonDamaged, core.ReasonMinor, core.ReasonRenewal, core.ReasonFirstIssue} {
+		if w.has("reason_"+string(r), text) {
+			return r
+		}
+	}
+	return ""
+}
 
 func loadWords(cat *locale.Catalog) *words {
 	w := &words{
@@ -60,9 +74,10 @@ func loadWords(cat *locale.Catalog) *words {
 		}
 	}
 	keys := []string{wToday, wTomorrow, wAfter, wNext, wYes, wNo, wAny, wMorning, wAfternoon, wMore, wDateFiller}
-	for _, r := range Reasons() {
-		keys = append(keys, "reason_"+r)
+	for _, r := range core.Reasons() {
+		keys = append(keys, "reason_"+string(r))
 	}
+	keys = append(keys, wTravel)
 	for _, key := range keys {
 		set := map[string]bool{}
 		for _, lang := range locale.Languages() {
@@ -253,12 +268,19 @@ func nextDate(today time.Time, m, d int) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-var clockRE = regexp.MustCompile(`(?:^|\D)(\d{1,2})(?:\s*[:.h]\s*(\d{2}))?(?:\D|$)`)
+var clockRE = regexp.MustCompile(`^(\d{1,2})(?:\s*[:.h]\s*(\d{2}))?h?$`)
 
-// clock reads a time of day ("9:30", "9.30", "alle 10", "10h15") as minutes
-// from midnight.
-func clock(text string) (int, bool) {
-	m := clockRE.FindStringSubmatch(strings.TrimSpace(text))
+// clock reads a time of day ("9:30", "9.30", "alle 10", "10h15", "at 14:00
+// please") as minutes from midnight. Only a time with filler words around
+// it counts: "15 dicembre" is not three o'clock.
+func (w *words) clock(text string) (int, bool) {
+	var kept []string
+	for _, f := range strings.Fields(strings.ToLower(text)) {
+		if !w.fillers[bot.Normalize(f)] {
+			kept = append(kept, f)
+		}
+	}
+	m := clockRE.FindStringSubmatch(strings.Join(kept, ""))
 	if m == nil {
 		return 0, false
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	core "sportello/bot/booking"
 	"sportello/bot/locale"
 	"sportello/locales"
 )
@@ -92,6 +93,7 @@ func TestDay(t *testing.T) {
 }
 
 func TestClock(t *testing.T) {
+	w := testWords(t)
 	tests := []struct {
 		in   string
 		want int
@@ -105,9 +107,13 @@ func TestClock(t *testing.T) {
 		{"25:00", 0, false},
 		{"9:75", 0, false},
 		{"mattina", 0, false},
+		{"15 dicembre", 0, false},
+		{"15/12", 0, false},
+		{"10", 10 * 60, true},
+		{"ore 9", 9 * 60, true},
 	}
 	for _, tc := range tests {
-		got, ok := clock(tc.in)
+		got, ok := w.clock(tc.in)
 		if ok != tc.ok || got != tc.want {
 			t.Errorf("Got(clock(%q)) = %d, %v, want %d, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
@@ -116,15 +122,15 @@ func TestClock(t *testing.T) {
 
 func TestReasonIn(t *testing.T) {
 	w := testWords(t)
-	tests := map[string]string{
-		"mi hanno rubato il portafoglio": ReasonTheft,
-		"I lost my card":                 ReasonLoss,
-		"la carta è scaduta":             ReasonRenewal,
-		"rinnovo per mio figlio":         ReasonMinor,
-		"my card is broken":              ReasonDamaged,
-		"è la prima carta":               ReasonFirst,
-		"renewal":                        ReasonRenewal,
-		"ho ancora la carta cartacea":    ReasonRenewal,
+	tests := map[string]core.Reason{
+		"mi hanno rubato il portafoglio": core.ReasonTheft,
+		"I lost my card":                 core.ReasonLoss,
+		"la carta è scaduta":             core.ReasonRenewal,
+		"rinnovo per mio figlio":         core.ReasonMinor,
+		"my card is broken":              core.ReasonDamaged,
+		"è la prima carta":               core.ReasonFirstIssue,
+		"renewal":                        core.ReasonRenewal,
+		"ho ancora la carta cartacea":    core.ReasonRenewal,
 		"boh":                            "",
 	}
 	for in, want := range tests {
@@ -151,8 +157,8 @@ func FuzzDay(f *testing.F) {
 		if d.Location() != loc || d.Hour() != 0 || d.Minute() != 0 {
 			t.Fatalf("Got(day(%q)) = %s, not midnight in the Comune's zone", s, d)
 		}
-		if _, ok := clock(s); ok && len(s) > 100000 {
-			t.Fatal("unreachable")
+		if m, ok := w.clock(s); ok && (m < 0 || m >= 24*60) {
+			t.Fatalf("Got(clock(%q)) = %d, not a time of day", s, m)
 		}
 	})
 }
