@@ -125,3 +125,21 @@ type Result struct {
 	Booking *Booking
 	Offered *Booking
 }
+
+// DueAt is when something is next due on b, for Stores keeping a due index:
+// now when a notice is pending (set), else the end of an offer's hold or of
+// a wait, the confirmation request and deadline of a booking that needs
+// one, and otherwise the purge.
+func DueAt(b *Booking, set time.Time) time.Time {
+	switch {
+	case b.Notice != "":
+		return set
+	case b.Status == StatusOffered || b.Status == StatusWaiting:
+		return b.Until
+	case b.Status == StatusBooked && !b.AskAt.IsZero() && !b.Asked:
+		return b.AskAt
+	case b.Status == StatusBooked && !b.ConfirmBy.IsZero():
+		return b.ConfirmBy
+	}
+	return b.PurgeAt
+}
