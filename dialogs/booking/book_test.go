@@ -384,7 +384,7 @@ func TestStaleAndCraftedButtons(t *testing.T) {
 		"book:slot:centrale.zzzzzzzz", // not a slot start
 		"book:slot:centrale.0t0k2qo",  // not canonical
 		"book:slot:" + core.Slot{Office: "centrale", Start: time.Date(2026, 12, 1, 7, 30, 0, 0, time.UTC)}.ID(), // another day
-		"book:slot:" + core.Slot{Office: "nowhere", Start: time.Date(2026, 11, 27, 7, 30, 0, 0, time.UTC)}.ID(),  // no such office
+		"book:slot:" + core.Slot{Office: "nowhere", Start: time.Date(2026, 11, 27, 7, 30, 0, 0, time.UTC)}.ID(), // no such office
 		"book:day:2026-11-27",
 		"book:days:-1",
 		"book:reason:renewal", // an earlier step
