@@ -188,7 +188,7 @@ func (a *Appointments) text(ctx context.Context, t *bot.Turn) error {
 		if code, err := core.ParseCode(text); err == nil {
 			return a.findCode(ctx, t, code)
 		}
-		if t.Step() == "code" && len(strings.Fields(text)) == 1 && len(text) >= 4 && len(text) <= 10 {
+		if t.Step() == "code" && looksLikeCode(text) {
 			t.SayT("booking.mine.bad_code", nil)
 			return nil
 		}
@@ -330,7 +330,7 @@ func (f *flows) accepted(t *bot.Turn, b *core.Booking) error {
 		"Code": b.Code, "When": f.when(t, b.Start), "Office": f.officeName(b.Office), "Address": f.officeAddress(b.Office),
 		"Docs": f.docs(t.Catalog(), t.Lang, b.Reason),
 	})
-	file, err := f.icsFor(t.Catalog(), t.Lang, t.Now, b, false)
+	file, err := f.icsFor(t.Catalog(), t.Lang, t.Now, b, false, false)
 	if err != nil {
 		return err
 	}
@@ -376,7 +376,7 @@ func (a *Appointments) cancel(ctx context.Context, t *bot.Turn) error {
 	}
 	t.SayT("booking.mine.cancelled", map[string]any{"Code": b.Code, "When": a.when(t, b.Start)},
 		t.Button("menu:"+BookName, "menu.book", nil))
-	file, err := a.icsFor(t.Catalog(), t.Lang, t.Now, b, true)
+	file, err := a.icsFor(t.Catalog(), t.Lang, t.Now, b, true, true)
 	if err != nil {
 		return err
 	}
@@ -463,7 +463,7 @@ func (a *Appointments) move(ctx context.Context, t *bot.Turn) error {
 	if !b.ConfirmBy.IsZero() && b.Status == core.StatusBooked {
 		t.SayT("booking.done.confirm_note", map[string]any{"Days": a.c.Booking.ConfirmDaysBefore, "AskDate": t.Date(a.local(b.AskAt))})
 	}
-	file, err := a.icsFor(t.Catalog(), t.Lang, t.Now, b, false)
+	file, err := a.icsFor(t.Catalog(), t.Lang, t.Now, b, true, false)
 	if err != nil {
 		return err
 	}
@@ -471,4 +471,20 @@ func (a *Appointments) move(ctx context.Context, t *bot.Turn) error {
 	t.Attach(file)
 	a.log.Info("moved", "code", b.Code, "office", b.Office)
 	return nil
+}
+
+// looksLikeCode reports whether text is one short word of letters and
+// digits: a mistyped booking code rather than a question.
+func looksLikeCode(text string) bool {
+	text = strings.TrimSpace(text)
+	if len(text) < 3 || len(text) > 12 {
+		return false
+	}
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -90,7 +90,7 @@ func (a *Appt) do(ctx context.Context, t *bot.Turn, action, code string) error {
 		}
 		t.SayT("booking.mine.cancelled", map[string]any{"Code": b.Code, "When": a.when(t, b.Start)},
 			t.Button("menu:"+BookName, "menu.book", nil))
-		file, err := a.icsFor(t.Catalog(), t.Lang, t.Now, b, true)
+		file, err := a.icsFor(t.Catalog(), t.Lang, t.Now, b, true, true)
 		if err != nil {
 			return err
 		}

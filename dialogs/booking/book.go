@@ -530,6 +530,9 @@ func (b *Book) summary(t *bot.Turn) {
 		data["When"], data["Office"], data["Address"] = b.when(t, slot.Start), b.officeName(slot.Office), b.officeAddress(slot.Office)
 	}
 	t.SayT(id, data)
+	if b.c.NonResidents == comune.NonResidentsAllowed {
+		t.SayT("booking.summary.nulla_osta_hint", map[string]any{"Comune": b.c.Name})
+	}
 	if t.Get("resident") == "no" {
 		if i, err := strconv.Atoi(t.Get("exception")); err == nil && i < len(b.c.NonResidentExceptions) {
 			t.SayT("booking.summary.non_resident", map[string]any{"Exception": b.c.NonResidentExceptions[i].In(t.Lang), "Comune": b.c.Name})
@@ -609,7 +612,7 @@ func (b *Book) done(t *bot.Turn, bk *core.Booking) error {
 	if bk.NonResident {
 		t.SayT("booking.done.nulla_osta", map[string]any{"Comune": b.c.Name})
 	}
-	file, err := b.icsFor(t.Catalog(), t.Lang, t.Now, bk, false)
+	file, err := b.icsFor(t.Catalog(), t.Lang, t.Now, bk, false, false)
 	if err != nil {
 		return err
 	}

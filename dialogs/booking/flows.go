@@ -198,8 +198,9 @@ func attemptID() string {
 }
 
 // icsFor renders the calendar file of a booking in lang. A cancelled file
-// takes the appointment off calendars that support it.
-func (f *flows) icsFor(cat *locale.Catalog, lang string, now time.Time, b *core.Booking, cancelled bool) (bot.Attachment, error) {
+// takes the appointment off calendars that support it. changed is true for a
+// file that replaces an earlier one (a move, a cancellation).
+func (f *flows) icsFor(cat *locale.Catalog, lang string, now time.Time, b *core.Booking, changed, cancelled bool) (bot.Attachment, error) {
 	o := f.c.Office(b.Office)
 	if o == nil {
 		return bot.Attachment{}, fmt.Errorf("booking %s: office %q is not in the Comune file", b.Code, b.Office)
@@ -208,10 +209,13 @@ func (f *flows) icsFor(cat *locale.Catalog, lang string, now time.Time, b *core.
 		"Code": b.Code, "Office": o.Name, "Address": o.Address, "Comune": f.c.Name, "Docs": f.docs(cat, lang, b.Reason),
 	}
 	// SEQUENCE grows with every change of the same code (a move, a
-	// cancellation): seconds since the booking was made.
+	// cancellation): seconds since the booking was made, at least 1.
 	seq := 0
-	if !b.CreatedAt.IsZero() && now.After(b.CreatedAt) {
-		seq = int(now.Sub(b.CreatedAt) / time.Second)
+	if changed {
+		seq = 1
+		if !b.CreatedAt.IsZero() && now.After(b.CreatedAt) {
+			seq = max(1, int(now.Sub(b.CreatedAt)/time.Second))
+		}
 	}
 	file, err := ics.Encode(ics.Event{
 		UID:         strings.ToLower(b.Code) + "@" + slug(f.c.Name) + ".sportello",
@@ -234,21 +238,21 @@ func (f *flows) icsFor(cat *locale.Catalog, lang string, now time.Time, b *core.
 }
 
 // slug makes a Comune name fit a UID's domain part ("Comune di Esempio" ->
-// "comune-di-esempio").
+// "comune-di-esempio", accents dropped).
 func slug(s string) string {
 	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(s) {
+	for _, r := range bot.Normalize(s) {
 		switch {
 		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
 			b.WriteRune(r)
-			dash = false
-		case !dash && b.Len() > 0:
+		case r == ' ':
 			b.WriteByte('-')
-			dash = true
 		}
 	}
-	return strings.TrimSuffix(b.String(), "-")
+	if b.Len() == 0 {
+		return "comune"
+	}
+	return b.String()
 }
 
 // parseAction splits a button's argument "action:code" and checks the code.

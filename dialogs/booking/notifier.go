@@ -95,7 +95,7 @@ func (n *Notifier) Notify(ctx context.Context, note core.Notice) error {
 	case core.NoticeReleased:
 		reply.Buttons = []bot.Button{rebook}
 		if n.cfg.Comune.Office(b.Office) != nil && !b.Start.IsZero() {
-			file, err := n.f.icsFor(cat, lang, n.cfg.Now(), b, true)
+			file, err := n.f.icsFor(cat, lang, n.cfg.Now(), b, true, true)
 			if err != nil {
 				return fmt.Errorf("booking notifier: %w", err)
 			}
