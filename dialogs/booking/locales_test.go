@@ -126,7 +126,7 @@ func TestSlug(t *testing.T) {
 	for in, want := range map[string]string{
 		"Comune di Esempio":            "comune-di-esempio",
 		"Comune di Reggio nell'Emilia": "comune-di-reggio-nell-emilia",
-		"  Città  ":                    "citt",
+		"  Città  ":                    "citta", "東京": "comune",
 	} {
 		if got := slug(in); got != want {
 			t.Errorf("Got(slug(%q)) = %q, want %q", in, got, want)
