@@ -61,10 +61,10 @@ func TestMyAppointmentsListAndCancel(t *testing.T) {
 func TestMoveIsAtomicAndKeepsTheCode(t *testing.T) {
 	h := newHarness(t)
 	b := h.book("u", "centrale", "Mario Rossi", cfMario)
-	r := h.text("u", "/appuntamenti")
-	r = h.press("u", "appointments:move:"+b.Code)
+	contains(t, h.text("u", "/appuntamenti"), b.Code)
+	r := h.press("u", "appointments:move:"+b.Code)
 	contains(t, r, h.msg("it", "booking.mine.move_intro", map[string]any{"Code": b.Code, "When": "giovedì 26 novembre 2026, ore 12:10"}))
-	r = h.text("u", "2/12")
+	contains(t, h.text("u", "2/12"), "mercoledì 2 dicembre 2026, Sede centrale: a che ora?")
 	r = h.text("u", "15:00")
 	to := time.Date(2026, 12, 2, 14, 0, 0, 0, time.UTC) // Wednesday 2 December 15:00 in Rome
 	contains(t, r, "mercoledì 2 dicembre 2026, ore 15:00")
@@ -93,11 +93,11 @@ func TestMoveIsAtomicAndKeepsTheCode(t *testing.T) {
 func TestMoveToATakenSlotChangesNothing(t *testing.T) {
 	h := newHarness(t)
 	b := h.book("a", "nord", "Mario Rossi", cfMario)
-	r := h.text("a", "/appuntamenti")
-	r = h.press("a", "appointments:move:"+b.Code)
-	r = h.press("a", "appointments:day:20261201")
+	h.text("a", "/appuntamenti")
+	h.press("a", "appointments:move:"+b.Code)
 	target := core.Slot{Office: "nord", Start: time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)}
-	r = h.press("a", "appointments:slot:"+target.ID())
+	button(t, h.press("a", "appointments:day:20261201"), "appointments:slot:"+target.ID())
+	r := h.press("a", "appointments:slot:"+target.ID())
 	contains(t, r, h.prefix("it", "booking.mine.move_ask"))
 	// Someone else takes the one place meanwhile.
 	if _, err := h.svc.Book(context.Background(), core.Request{Slot: target, Reason: core.ReasonRenewal, Name: "Laura Bianchi",
@@ -122,18 +122,18 @@ func TestAppointmentFromAnotherChatNeedsCodeAndFiscalCode(t *testing.T) {
 	r = h.text("laptop", cfLaura)
 	contains(t, r, h.msg("it", "booking.mine.not_found_pair", nil))
 	lacks(t, r, "Via Larga")
-	r = h.text("laptop", b.Code)
+	contains(t, h.text("laptop", b.Code), h.msg("it", "booking.mine.ask_cf", map[string]any{"Code": b.Code}))
 	r = h.text("laptop", cfMario)
 	contains(t, r, "• "+b.Code+": giovedì 26 novembre 2026")
-	r = h.press("laptop", "appointments:cancel:"+b.Code)
+	contains(t, h.press("laptop", "appointments:cancel:"+b.Code), h.prefix("it", "booking.mine.cancel_ask"))
 	r = h.press("laptop", "appointments:cancel:yes")
 	contains(t, r, h.prefix("it", "booking.mine.cancelled"))
 	if got := h.mine("phone"); len(got) != 0 {
 		t.Errorf("Got(%d active bookings), want 0", len(got))
 	}
 	// A made-up code gets the same answer as a wrong fiscal code.
-	r = h.text("laptop", "/appuntamenti")
-	r = h.text("laptop", "ZZZ222")
+	contains(t, h.text("laptop", "/appuntamenti"), h.msg("it", "booking.mine.none", nil))
+	contains(t, h.text("laptop", "ZZZ222"), h.msg("it", "booking.mine.ask_cf", map[string]any{"Code": "ZZZ222"}))
 	r = h.text("laptop", cfMario)
 	contains(t, r, h.msg("it", "booking.mine.not_found_pair", nil))
 	r = h.text("laptop", "ABC")
@@ -189,8 +189,8 @@ func TestWaitlistOfferAcceptedFromTheNoticeButton(t *testing.T) {
 	h := newHarness(t, withComune(small(t)))
 	b1, _ := h.fill()
 
-	r := h.text("w", "/prenota")
-	r = h.press("w", "book:reason:renewal")
+	h.text("w", "/prenota")
+	r := h.press("w", "book:reason:renewal")
 	contains(t, r, h.msg("it", "booking.waitlist.offer", map[string]any{"Office": "Ufficio unico", "Days": 7, "Hold": 15}))
 	r = h.press("w", "book:wait")
 	contains(t, r, h.msg("it", "booking.name.prompt", nil))
@@ -329,7 +329,7 @@ func TestBookOnRedis(t *testing.T) {
 	b := h.book("u", "centrale", "Mario Rossi", cfMario)
 	r := h.text("u", "/appuntamenti")
 	contains(t, r, b.Code)
-	r = h.press("u", "appointments:cancel:"+b.Code)
+	contains(t, h.press("u", "appointments:cancel:"+b.Code), h.prefix("it", "booking.mine.cancel_ask"))
 	r = h.press("u", "appointments:cancel:yes")
 	contains(t, r, h.prefix("it", "booking.mine.cancelled"))
 }

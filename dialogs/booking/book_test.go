@@ -17,16 +17,17 @@ import (
 func (h *harness) bookWithButtons(user, reason, office, name, cf string) []bot.Reply {
 	h.t.Helper()
 	t := h.t
-	r := h.text(user, "/prenota")
-	r = h.press(user, "book:reason:"+reason)
+	h.text(user, "/prenota")
+	h.press(user, "book:reason:"+reason)
+	var r []bot.Reply
 	if office != "" {
 		r = h.press(user, "book:office:"+office)
 	} else {
 		r = h.press(user, "book:anywhere")
 	}
 	r = h.press(user, button(t, r, "book:day:"))
-	r = h.press(user, button(t, r, "book:slot:"))
-	r = h.text(user, name)
+	contains(t, h.press(user, button(t, r, "book:slot:")), h.msg("it", "booking.name.prompt", nil))
+	contains(t, h.text(user, name), h.msg("it", "booking.cf.prompt", map[string]any{"Name": name}))
 	r = h.text(user, cf)
 	if len(buttons(r, "book:res:")) > 0 {
 		r = h.press(user, "book:res:yes")
@@ -198,8 +199,8 @@ func TestTypedDays(t *testing.T) {
 		{"2 dicembre", "mercoledì 2 dicembre 2026"},
 	}
 	for _, tc := range tests {
-		r := h.press("u", "book:back")
-		r = h.text("u", tc.in)
+		contains(t, h.press("u", "book:back"), h.prefix("it", "booking.day.prompt"))
+		r := h.text("u", tc.in)
 		contains(t, r, tc.want)
 		button(t, r, "book:slot:")
 	}
@@ -258,12 +259,12 @@ func TestNameAndFiscalCodeMismatchIsAskedNotRefused(t *testing.T) {
 	r := h.press("u", "book:office:centrale")
 	r = h.press("u", button(t, r, "book:day:"))
 	h.press("u", button(t, r, "book:slot:"))
-	r = h.text("u", "Mario Rossi")
+	h.text("u", "Mario Rossi")
 	r = h.text("u", cfLaura)
 	contains(t, r, h.msg("it", "booking.cf.mismatch", map[string]any{"Name": "Mario Rossi", "Code": cfLaura}))
 	r = h.press("u", "book:cf:name")
 	contains(t, r, h.msg("it", "booking.name.prompt", nil))
-	r = h.text("u", "Laura Bianchi")
+	contains(t, h.text("u", "Laura Bianchi"), h.msg("it", "booking.cf.prompt", map[string]any{"Name": "Laura Bianchi"}))
 	r = h.text("u", cfLaura)
 	contains(t, r, h.msg("it", "booking.resident.prompt", map[string]any{"Comune": "Comune di Esempio"}))
 }
@@ -303,7 +304,7 @@ func TestMinorChecks(t *testing.T) {
 	contains(t, r, h.msg("it", "booking.cf.adult_for_minor", map[string]any{"Year": 1980}))
 	r = h.text("u", cfKid)
 	contains(t, r, h.msg("it", "booking.cf.mismatch", map[string]any{"Name": "Mario Rossi", "Code": cfKid}))
-	r = h.press("u", "book:cf:ok")
+	contains(t, h.press("u", "book:cf:ok"), h.msg("it", "booking.resident.prompt", map[string]any{"Comune": "Comune di Esempio"}))
 	r = h.press("u", "book:res:yes")
 	contains(t, r, "Motivo: Carta per un minore")
 	r = h.press("u", "book:confirm")
@@ -324,8 +325,8 @@ func TestMinorChecks(t *testing.T) {
 
 func TestNonResidents(t *testing.T) {
 	h := newHarness(t)
-	r := h.bookWithButtonsTo("u", "res")
-	r = h.press("u", "book:res:no")
+	h.bookWithButtonsTo("u")
+	r := h.press("u", "book:res:no")
 	contains(t, r, h.msg("it", "booking.resident.exceptions", map[string]any{"Comune": "Comune di Esempio"}))
 	button(t, r, "book:exc:0")
 	button(t, r, "book:exc:1")
@@ -339,8 +340,8 @@ func TestNonResidents(t *testing.T) {
 	}
 
 	// None of the exceptions: a clear no, and the flow ends.
-	r = h.bookWithButtonsTo("v", "res")
-	r = h.press("v", "book:res:no")
+	h.bookWithButtonsTo("v")
+	button(t, h.press("v", "book:res:no"), "book:exc:none")
 	r = h.press("v", "book:exc:none")
 	contains(t, r, h.prefix("it", "booking.resident.refused"))
 	r = h.press("v", "book:confirm")
@@ -351,7 +352,7 @@ func TestNonResidents(t *testing.T) {
 }
 
 // bookWithButtonsTo walks the flow with buttons until the resident question.
-func (h *harness) bookWithButtonsTo(user, step string) []bot.Reply {
+func (h *harness) bookWithButtonsTo(user string) []bot.Reply {
 	h.t.Helper()
 	t := h.t
 	h.text(user, "/prenota")
@@ -377,8 +378,8 @@ func TestStaleAndCraftedButtons(t *testing.T) {
 	h := newHarness(t)
 	h.text("u", "/prenota")
 	h.press("u", "book:reason:renewal")
-	r := h.press("u", "book:office:centrale")
-	r = h.press("u", "book:day:20261127")
+	button(t, h.press("u", "book:office:centrale"), "book:day:20261127")
+	r := h.press("u", "book:day:20261127")
 	old := button(t, r, "book:slot:")
 	tests := []string{
 		"book:slot:centrale.zzzzzzzz", // not a slot start
@@ -448,11 +449,11 @@ func TestSlotTakenInBetweenOffersAlternatives(t *testing.T) {
 
 func TestOnePersonOneActiveBooking(t *testing.T) {
 	h := newHarness(t)
-	r := h.bookWithButtons("a", "renewal", "centrale", "Mario Rossi", cfMario)
-	h.press("a", "book:confirm")
+	h.bookWithButtons("a", "renewal", "centrale", "Mario Rossi", cfMario)
+	contains(t, h.press("a", "book:confirm"), "Codice di prenotazione")
 	// The same person from another chat.
-	r = h.bookWithButtons("b", "renewal", "centrale", "Mario Rossi", cfMario)
-	r = h.press("b", "book:confirm")
+	contains(t, h.bookWithButtons("b", "renewal", "centrale", "Mario Rossi", cfMario), h.prefix("it", "booking.summary.text"))
+	r := h.press("b", "book:confirm")
 	contains(t, r, h.msg("it", "booking.too_many", map[string]any{"Max": 1}))
 	button(t, r, "menu:appointments")
 }

@@ -405,9 +405,7 @@ func (f *flows) pickClock(ctx context.Context, t *bot.Turn, prefix string, m int
 	times = times[:min(4, len(times))]
 	slices.SortFunc(times, func(a, b core.FreeSlot) int { return a.Slot.Start.Compare(b.Slot.Start) })
 	var buttons []bot.Button
-	var ids []string
 	for _, s := range times {
-		ids = append(ids, s.Slot.ID())
 		label := "booking.time.button"
 		if t.Get("office") == "" {
 			label = "booking.time.button_any"
