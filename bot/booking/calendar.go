@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"sportello/bot/comune"
@@ -56,12 +57,12 @@ func (s *Service) free(ctx context.Context, offices []*comune.Office, from, to t
 			return nil, err
 		}
 		for day := s.midnight(from); day.Before(to); day = day.AddDate(0, 0, 1) {
-			for _, start := range s.c.Slots(o, day.Add(12*time.Hour)) {
+			for _, start := range s.slots(o, day) {
 				if start.Before(from) || !start.Before(to) {
 					continue
 				}
 				if n := o.Desks - taken[start.Unix()/60]; n > 0 {
-					out = append(out, FreeSlot{Slot: Slot{Office: o.ID, Start: start.UTC()}, Free: n})
+					out = append(out, FreeSlot{Slot: Slot{Office: o.ID, Start: start}, Free: n})
 				}
 			}
 		}
@@ -142,8 +143,17 @@ func (s *Service) Alternatives(ctx context.Context, slot Slot, n int) ([]FreeSlo
 	if n <= 0 {
 		return nil, nil
 	}
+	// The nearest are usually within a few days: look there first.
+	out, err := s.nearest(ctx, slot, n, slot.Start.AddDate(0, 0, -3), slot.Start.AddDate(0, 0, 4))
+	if err != nil || len(out) == n {
+		return out, err
+	}
 	earliest, end := s.window(s.now())
-	all, err := s.free(ctx, s.c.Offices, earliest, end)
+	return s.nearest(ctx, slot, n, earliest, end)
+}
+
+func (s *Service) nearest(ctx context.Context, slot Slot, n int, from, to time.Time) ([]FreeSlot, error) {
+	all, err := s.free(ctx, s.c.Offices, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +188,7 @@ func (s *Service) checkSlot(slot Slot, now time.Time) (*comune.Office, error) {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownOffice, slot.Office)
 	}
 	earliest, end := s.window(now)
-	if !slices.ContainsFunc(s.c.Slots(o, slot.Start), slot.Start.Equal) {
+	if !slices.ContainsFunc(s.slots(o, slot.Start), slot.Start.Equal) {
 		return nil, fmt.Errorf("%w: %s", ErrClosed, slot)
 	}
 	if slot.Start.Before(earliest) {
@@ -188,4 +198,43 @@ func (s *Service) checkSlot(slot Slot, now time.Time) (*comune.Office, error) {
 		return nil, fmt.Errorf("%w: %s", ErrOutsideHorizon, slot)
 	}
 	return o, nil
+}
+
+// dayKey names one office's calendar day.
+type dayKey struct {
+	office string
+	date   string
+}
+
+// slotCache keeps each office's slot starts per day: the Comune file does
+// not change while the Service runs, and computing a day (closures,
+// openings, holidays, time zone) is the costly part of listing free slots.
+type slotCache struct {
+	mu   sync.RWMutex
+	days map[dayKey][]time.Time
+}
+
+// slots returns the office's slot starts (UTC) on the calendar day of t.
+// The slice is shared: do not change it.
+func (s *Service) slots(o *comune.Office, t time.Time) []time.Time {
+	day := s.midnight(t)
+	k := dayKey{office: o.ID, date: day.Format(time.DateOnly)}
+	s.cache.mu.RLock()
+	got, ok := s.cache.days[k]
+	s.cache.mu.RUnlock()
+	if ok {
+		return got
+	}
+	local := s.c.Slots(o, day.Add(12*time.Hour))
+	got = make([]time.Time, len(local))
+	for i, t := range local {
+		got[i] = t.UTC()
+	}
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	if s.cache.days == nil {
+		s.cache.days = map[dayKey][]time.Time{}
+	}
+	s.cache.days[k] = got
+	return got
 }

@@ -156,7 +156,7 @@ func (s *Service) Lookup(ctx context.Context, code string) (*Booking, error) {
 	if err != nil {
 		return nil, ErrNotFound
 	}
-	return s.st.Get(ctx, code)
+	return s.st.Booking(ctx, code)
 }
 
 // Mine returns who's current bookings, offers and waitlist entries (status
@@ -214,7 +214,7 @@ func (s *Service) end(ctx context.Context, code string, who Owner, to Status) (*
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.st.Cancel(ctx, b.Code, to, s.limits(s.now(), b.Office))
+	r, err := s.st.End(ctx, b.Code, to, s.limits(s.now(), b.Office))
 	if err != nil {
 		return nil, err
 	}

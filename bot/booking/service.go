@@ -56,6 +56,8 @@ type Service struct {
 	st  Store
 	log *slog.Logger
 	now func() time.Time
+
+	cache slotCache
 }
 
 // New checks cfg and returns a Service.

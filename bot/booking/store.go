@@ -34,12 +34,12 @@ type Store interface {
 	// waitlist. Moving to the slot it is in already changes nothing.
 	Move(ctx context.Context, code string, to Slot, p Plan, lim Limits) (*Result, error)
 
-	// Cancel ends code with status to (cancelled, declined): an active
+	// End ends code with status to (cancelled, declined): an active
 	// booking frees its place, which is offered to the waitlist; a waitlist
 	// entry leaves the line. Cancelling a booking already in status to
 	// returns it unchanged; any other inactive status is ErrNotActive.
 	// Declined is only for offered bookings.
-	Cancel(ctx context.Context, code string, to Status, lim Limits) (*Result, error)
+	End(ctx context.Context, code string, to Status, lim Limits) (*Result, error)
 
 	// Confirm turns code from booked into confirmed (no change when already
 	// confirmed; ErrNotActive otherwise). For an offered booking it is the
@@ -62,8 +62,8 @@ type Store interface {
 	// (a pending notice, a deadline, a purge), earliest first.
 	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
 
-	// Get returns the booking code, or ErrNotFound.
-	Get(ctx context.Context, code string) (*Booking, error)
+	// Booking returns the booking code, or ErrNotFound.
+	Booking(ctx context.Context, code string) (*Booking, error)
 
 	// Find returns the records (every status, until purged) of the person
 	// pseudonym and of the conversation key, each once; either may be "".

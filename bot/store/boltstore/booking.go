@@ -502,8 +502,8 @@ func (s *Store) Move(_ context.Context, code string, to booking.Slot, p booking.
 	return res, nil
 }
 
-// Cancel implements booking.Store.
-func (s *Store) Cancel(_ context.Context, code string, to booking.Status, lim booking.Limits) (*booking.Result, error) {
+// End implements booking.Store.
+func (s *Store) End(_ context.Context, code string, to booking.Status, lim booking.Limits) (*booking.Result, error) {
 	res := &booking.Result{}
 	err := s.update("cancel", lim.Now, func(k *btx) (error, error) {
 		b, err := k.load(code)
@@ -662,8 +662,8 @@ func (s *Store) Due(_ context.Context, now time.Time, limit int) ([]string, erro
 	return out, err
 }
 
-// Get implements booking.Store.
-func (s *Store) Get(_ context.Context, code string) (*booking.Booking, error) {
+// Booking implements booking.Store.
+func (s *Store) Booking(_ context.Context, code string) (*booking.Booking, error) {
 	var out *booking.Booking
 	err := s.view("get", func(k *btx) error {
 		var err error

@@ -416,8 +416,8 @@ func (s *Store) Move(ctx context.Context, code string, to booking.Slot, p bookin
 	return result(res)
 }
 
-// Cancel implements booking.Store.
-func (s *Store) Cancel(ctx context.Context, code string, to booking.Status, lim booking.Limits) (*booking.Result, error) {
+// End implements booking.Store.
+func (s *Store) End(ctx context.Context, code string, to booking.Status, lim booking.Limits) (*booking.Result, error) {
 	res, err := s.runBooking(ctx, "cancel", bookCancel, lim, code, string(to))
 	if err != nil {
 		return nil, err
@@ -462,8 +462,8 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]string, er
 	return codes, nil
 }
 
-// Get implements booking.Store.
-func (s *Store) Get(ctx context.Context, code string) (*booking.Booking, error) {
+// Booking implements booking.Store.
+func (s *Store) Booking(ctx context.Context, code string) (*booking.Booking, error) {
 	f, err := s.rdb.HGetAll(ctx, s.bookingBase()+"r:"+code).Result()
 	if err != nil {
 		return nil, s.wrap(ctx, "booking get", err)

@@ -204,7 +204,7 @@ func History(t testing.TB, handles []booking.Store, groups, workers, ops int) []
 					}
 					_, err = st.Insert(ctx, b, lim)
 				case "cancel":
-					_, err = st.Cancel(ctx, in.Code, booking.StatusCancelled, lim)
+					_, err = st.End(ctx, in.Code, booking.StatusCancelled, lim)
 				case "move":
 					slot := linSlot(in.Group, in.Slot)
 					_, err = st.Move(ctx, in.Code, booking.Slot{Office: "centrale", Start: slot},
