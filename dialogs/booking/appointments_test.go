@@ -216,6 +216,10 @@ func TestWaitlistOfferAcceptedFromTheNoticeButton(t *testing.T) {
 	contains(t, note, "martedì 1 dicembre 2026 alle 09:00")
 	accept := button(t, note, "appt:accept:"+mine[0].Code)
 	button(t, note, "appt:decline:"+mine[0].Code)
+	// Not delivered after the 15 minutes the place is held.
+	if got, want := h.outbox.expiry(t, "booking:"+mine[0].Code+":offer"), h.clock().Add(15*time.Minute); !got.Equal(want) {
+		t.Errorf("Got(offer expiry) = %s, want %s", got, want)
+	}
 
 	// w is in the middle of something else when pressing it.
 	h.text("w", "/prenota")
@@ -271,6 +275,9 @@ func TestConfirmOrRelease(t *testing.T) {
 	}
 	contains(t, n1, "Promemoria: hai un appuntamento per la carta d'identità martedì 1 dicembre 2026 alle 09:00")
 	contains(t, n1, "entro lunedì 30 novembre 2026, ore 09:00")
+	if got := h.outbox.expiry(t, "booking:"+b1.Code+":confirm_request"); !got.Equal(b1.ConfirmBy) {
+		t.Errorf("Got(confirmation request expiry) = %s, want the deadline %s", got, b1.ConfirmBy)
+	}
 	r := h.press("c1", button(t, n1, "appt:confirm:"+b1.Code))
 	contains(t, r, h.msg("it", "booking.appt.confirmed", map[string]any{"Code": b1.Code, "When": "martedì 1 dicembre 2026, ore 09:00", "Office": "Ufficio unico"}))
 	// c2 does not answer and is released at the deadline.

@@ -46,22 +46,38 @@ type harness struct {
 var start = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 
 // outbox records the notices the Notifier hands over, as the push outbox
-// would deliver them: once per id.
+// would deliver them: once per id, and not after they expire.
 type outbox struct {
-	mu   sync.Mutex
-	seen map[string]bool
-	msgs map[bot.Conversation][]bot.Reply
+	mu      sync.Mutex
+	seen    map[string]bool
+	msgs    map[bot.Conversation][]bot.Reply
+	expires map[string]time.Time
 }
 
-func (o *outbox) Send(_ context.Context, id string, conv bot.Conversation, replies []bot.Reply) error {
+func (o *outbox) Send(_ context.Context, id string, conv bot.Conversation, replies []bot.Reply, expires time.Time) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.seen[id] {
 		return nil
 	}
 	o.seen[id] = true
+	o.expires[id] = expires
 	o.msgs[conv] = append(o.msgs[conv], replies...)
 	return nil
+}
+
+// expiry returns the expiry the notice id was sent with.
+func (o *outbox) expiry(t *testing.T, prefix string) time.Time {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for id, exp := range o.expires {
+		if strings.HasPrefix(id, prefix) {
+			return exp
+		}
+	}
+	t.Fatalf("no notice with id %s...", prefix)
+	return time.Time{}
 }
 
 // take returns and forgets what was sent to user.
@@ -114,7 +130,7 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	h := &harness{t: t, now: start, c: cfg.comune, outbox: &outbox{seen: map[string]bool{}, msgs: map[bot.Conversation][]bot.Reply{}}}
+	h := &harness{t: t, now: start, c: cfg.comune, outbox: &outbox{seen: map[string]bool{}, msgs: map[bot.Conversation][]bot.Reply{}, expires: map[string]time.Time{}}}
 	st := cfg.store(t, h.clock)
 	var err error
 	h.cat, err = locale.Load(locales.FS())

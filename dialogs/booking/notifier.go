@@ -12,10 +12,28 @@ import (
 	"sportello/bot/locale"
 )
 
-// Sender delivers messages to a citizen's conversation at most once per id:
-// the push outbox.
+// Sender delivers messages to a citizen's conversation once per id, and
+// drops a message not delivered by expires (zero: it never expires): the
+// push outbox. push.Outbox takes the expiry as an option; SenderFunc adapts
+// it:
+//
+//	booking.SenderFunc(func(ctx context.Context, id string, conv bot.Conversation, r []bot.Reply, expires time.Time) error {
+//		var opts []push.SendOption
+//		if !expires.IsZero() {
+//			opts = append(opts, push.ExpiresAt(expires))
+//		}
+//		return outbox.Send(ctx, id, conv, r, opts...)
+//	})
 type Sender interface {
-	Send(ctx context.Context, id string, conv bot.Conversation, replies []bot.Reply) error
+	Send(ctx context.Context, id string, conv bot.Conversation, replies []bot.Reply, expires time.Time) error
+}
+
+// SenderFunc makes a function a Sender.
+type SenderFunc func(ctx context.Context, id string, conv bot.Conversation, replies []bot.Reply, expires time.Time) error
+
+// Send implements Sender.
+func (f SenderFunc) Send(ctx context.Context, id string, conv bot.Conversation, replies []bot.Reply, expires time.Time) error {
+	return f(ctx, id, conv, replies, expires)
 }
 
 // NotifierConfig wires a Notifier.
@@ -81,6 +99,15 @@ func (n *Notifier) Notify(ctx context.Context, note core.Notice) error {
 	}
 	rebook := button("menu:"+BookName, "menu.book")
 	reply := bot.Reply{Text: cat.Text(lang, "booking.notice."+string(note.Kind), data)}
+	// A request to confirm is pointless after its deadline, an offer after
+	// its hold: the outbox drops them instead of sending them late.
+	var expires time.Time
+	switch note.Kind {
+	case core.NoticeConfirm:
+		expires = b.ConfirmBy
+	case core.NoticeOffer:
+		expires = b.Until
+	}
 	switch note.Kind {
 	case core.NoticeConfirm:
 		reply.Buttons = []bot.Button{
@@ -111,7 +138,7 @@ func (n *Notifier) Notify(ctx context.Context, note core.Notice) error {
 			return fmt.Errorf("booking notifier: button id %q is not valid", btn.ID)
 		}
 	}
-	if err := n.cfg.Sender.Send(ctx, note.ID, b.Conv, []bot.Reply{reply}); err != nil {
+	if err := n.cfg.Sender.Send(ctx, note.ID, b.Conv, []bot.Reply{reply}, expires); err != nil {
 		return fmt.Errorf("booking notifier: send %s of %s: %w", note.Kind, b.Code, err)
 	}
 	return nil
