@@ -316,3 +316,13 @@ func FuzzParse(f *testing.F) {
 		_ = c.MatchesName(s)
 	})
 }
+
+func BenchmarkParse(b *testing.B) {
+	for _, in := range []string{"RSSMRA80A01H501U", "rss mra 80a01 h50mm", "SPNDNL80R13C555X"} {
+		b.Run(in, func(b *testing.B) {
+			for range b.N {
+				_, _ = Parse(in)
+			}
+		})
+	}
+}

@@ -142,7 +142,7 @@ func TestAppointmentFromAnotherChatNeedsCodeAndFiscalCode(t *testing.T) {
 
 // small is a Comune with two places in the next week, asking to confirm two
 // days before.
-func small(t *testing.T) *comune.Comune {
+func small(t testing.TB) *comune.Comune {
 	t.Helper()
 	c, err := comune.Parse([]byte(`
 name: Comune Piccolo

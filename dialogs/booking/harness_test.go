@@ -31,7 +31,7 @@ type fullStore interface {
 // harness runs the booking dialogs in a real engine on a real store, with a
 // clock the test moves.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	engine *bot.Engine
 	svc    *core.Service
 	cat    *locale.Catalog
@@ -67,7 +67,7 @@ func (o *outbox) Send(_ context.Context, id string, conv bot.Conversation, repli
 }
 
 // expiry returns the expiry the notice id was sent with.
-func (o *outbox) expiry(t *testing.T, prefix string) time.Time {
+func (o *outbox) expiry(t testing.TB, prefix string) time.Time {
 	t.Helper()
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -94,14 +94,14 @@ type option func(*harnessConfig)
 
 type harnessConfig struct {
 	comune *comune.Comune
-	store  func(t *testing.T, clock func() time.Time) fullStore
+	store  func(t testing.TB, clock func() time.Time) fullStore
 }
 
 func withComune(c *comune.Comune) option { return func(h *harnessConfig) { h.comune = c } }
 
 func onRedis() option {
 	return func(h *harnessConfig) {
-		h.store = func(t *testing.T, _ func() time.Time) fullStore {
+		h.store = func(t testing.TB, _ func() time.Time) fullStore {
 			url := redistest.URL(t)
 			rdb, err := redisstore.NewClient(url)
 			if err != nil {
@@ -114,11 +114,11 @@ func onRedis() option {
 	}
 }
 
-func newHarness(t *testing.T, opts ...option) *harness {
+func newHarness(t testing.TB, opts ...option) *harness {
 	t.Helper()
 	cfg := harnessConfig{
 		comune: comune.Demo(),
-		store: func(t *testing.T, clock func() time.Time) fullStore {
+		store: func(t testing.TB, clock func() time.Time) fullStore {
 			s, err := boltstore.Open(t.TempDir(), boltstore.WithClock(clock))
 			if err != nil {
 				t.Fatal(err)
@@ -245,14 +245,14 @@ func ids(r []bot.Reply) []string {
 	return out
 }
 
-func contains(t *testing.T, r []bot.Reply, want string) {
+func contains(t testing.TB, r []bot.Reply, want string) {
 	t.Helper()
 	if !strings.Contains(all(r), want) {
 		t.Fatalf("replies\n%s\ndo not contain %q", all(r), want)
 	}
 }
 
-func lacks(t *testing.T, r []bot.Reply, unwanted string) {
+func lacks(t testing.TB, r []bot.Reply, unwanted string) {
 	t.Helper()
 	if strings.Contains(all(r), unwanted) {
 		t.Fatalf("replies\n%s\ncontain %q", all(r), unwanted)
@@ -260,7 +260,7 @@ func lacks(t *testing.T, r []bot.Reply, unwanted string) {
 }
 
 // button returns the first button id starting with prefix.
-func button(t *testing.T, r []bot.Reply, prefix string) string {
+func button(t testing.TB, r []bot.Reply, prefix string) string {
 	t.Helper()
 	for _, id := range ids(r) {
 		if strings.HasPrefix(id, prefix) {
@@ -282,7 +282,7 @@ func buttons(r []bot.Reply, prefix string) []string {
 }
 
 // attachment returns the only attachment of the replies.
-func attachment(t *testing.T, r []bot.Reply) bot.Attachment {
+func attachment(t testing.TB, r []bot.Reply) bot.Attachment {
 	t.Helper()
 	var found []bot.Attachment
 	for _, x := range r {
@@ -295,7 +295,7 @@ func attachment(t *testing.T, r []bot.Reply) bot.Attachment {
 }
 
 // event parses an .ics attachment.
-func event(t *testing.T, a bot.Attachment) *ical.VEvent {
+func event(t testing.TB, a bot.Attachment) *ical.VEvent {
 	t.Helper()
 	cal, err := ical.ParseCalendar(bytes.NewReader(a.Data))
 	if err != nil {
