@@ -186,7 +186,11 @@ func (h *harness) fill() (*core.Booking, *core.Booking) {
 }
 
 func TestWaitlistOfferAcceptedFromTheNoticeButton(t *testing.T) {
-	h := newHarness(t, withComune(small(t)))
+	t.Run("bbolt", func(t *testing.T) { waitlistOfferAccepted(t, newHarness(t, withComune(small(t)))) })
+	t.Run("redis", func(t *testing.T) { waitlistOfferAccepted(t, newHarness(t, withComune(small(t)), onRedis())) })
+}
+
+func waitlistOfferAccepted(t *testing.T, h *harness) {
 	b1, _ := h.fill()
 
 	h.text("w", "/prenota")

@@ -34,6 +34,17 @@ func (b *Book) Start(ctx context.Context, t *bot.Turn, arg string) error {
 		return nil
 	}
 	t.Begin(BookName, "reason")
+	// Someone who booked already probably wants to move it; a parent may
+	// go on for a child.
+	if mine, err := b.svc.Mine(ctx, core.Owner{Conv: t.In.Conv}); err == nil {
+		for _, bk := range mine {
+			if bk.Status == core.StatusBooked || bk.Status == core.StatusConfirmed {
+				t.SayT("booking.already", map[string]any{"Code": bk.Code, "When": b.when(t, bk.Start)},
+					t.Button("menu:"+AppointmentsName, "booking.too_many_button", nil))
+				break
+			}
+		}
+	}
 	if r := core.Reason(arg); r.Valid() {
 		b.setReason(t, r, false)
 	}

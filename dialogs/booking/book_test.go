@@ -404,7 +404,11 @@ func TestStaleAndCraftedButtons(t *testing.T) {
 }
 
 func TestSlotTakenInBetweenOffersAlternatives(t *testing.T) {
-	h := newHarness(t)
+	t.Run("bbolt", func(t *testing.T) { slotTakenInBetween(t, newHarness(t)) })
+	t.Run("redis", func(t *testing.T) { slotTakenInBetween(t, newHarness(t, onRedis())) })
+}
+
+func slotTakenInBetween(t *testing.T, h *harness) {
 	// The Delegazione Nord has one desk: two citizens choose the same time.
 	slot := core.Slot{Office: "nord", Start: time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)} // Tue 1 Dec 09:00
 	for _, u := range []string{"a", "b"} {
@@ -451,9 +455,14 @@ func TestOnePersonOneActiveBooking(t *testing.T) {
 	h := newHarness(t)
 	h.bookWithButtons("a", "renewal", "centrale", "Mario Rossi", cfMario)
 	contains(t, h.press("a", "book:confirm"), "Codice di prenotazione")
+	// The same chat again: told about the booking it has, free to go on.
+	r := h.text("a", "/prenota")
+	contains(t, r, h.prefix("it", "booking.already"))
+	button(t, r, "menu:appointments")
+	button(t, r, "book:reason:minor")
 	// The same person from another chat.
 	contains(t, h.bookWithButtons("b", "renewal", "centrale", "Mario Rossi", cfMario), h.prefix("it", "booking.summary.text"))
-	r := h.press("b", "book:confirm")
+	r = h.press("b", "book:confirm")
 	contains(t, r, h.msg("it", "booking.too_many", map[string]any{"Max": 1}))
 	button(t, r, "menu:appointments")
 }
