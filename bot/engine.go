@@ -239,11 +239,16 @@ func outcomeOf(err error) string {
 	}
 }
 
-// language decides the turn's language: an explicit choice always wins;
+// language decides the turn's language: a choice made in the channel or in
+// the conversation always wins;
 // otherwise a message clearly in one language, then what the conversation
 // already used, then the channel's hint, then Italian.
 func (e *Engine) language(t *Turn) string {
 	p := t.Profile
+	if l := locale.Normalize(t.In.Lang); l != "" {
+		p.Lang, p.LangChosen = l, true
+		return l
+	}
 	if p.LangChosen && p.Lang != "" {
 		return p.Lang
 	}
@@ -290,8 +295,12 @@ func (e *Engine) route(ctx context.Context, t *Turn, newSession, newCitizen, cut
 	case in.Button != "":
 		e.button(ctx, t)
 	case in.Text == "":
-		t.SayT("input.empty", nil)
-		e.prompt(ctx, t)
+		if t.Active() != "" {
+			t.SayT("input.empty", nil)
+			e.prompt(ctx, t)
+		} else {
+			t.SayT("input.empty", nil, e.menuButtons(t)...)
+		}
 	case cmd != CmdNone:
 		e.command(ctx, t, cmd)
 	case e.cfg.Vocabulary.MenuEntry(in.Text) != "":

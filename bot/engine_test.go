@@ -368,6 +368,11 @@ func TestLanguage(t *testing.T) {
 		h := newHarness(t)
 		contains(t, h.send("u1", bot.Inbound{Text: "buongiorno", LangHint: "en"}), h.msg("it", "greeting.first"))
 	})
+	t.Run("language chosen in the channel", func(t *testing.T) {
+		h := newHarness(t)
+		contains(t, h.send("u1", bot.Inbound{Text: "buongiorno", Lang: "en"}), h.msg("en", "greeting.first"))
+		contains(t, h.text("u1", "ciao"), h.msg("en", "menu.prompt")) // remembered
+	})
 	t.Run("first message english greets in English", func(t *testing.T) {
 		h := newHarness(t)
 		contains(t, h.text("u1", "english"), h.msg("en", "greeting.first"))

@@ -43,6 +43,10 @@ type Inbound struct {
 	// LangHint is the channel's idea of the citizen's language ("it",
 	// "en-GB", ...); empty when the channel has none.
 	LangHint string
+	// Lang is a language the citizen chose in the channel itself (a
+	// language selector, the terminal's --lang): it overrides detection and
+	// is remembered like a choice made in the conversation.
+	Lang string
 	// Group is true when the message comes from a group chat: the engine
 	// never asks for personal data there.
 	Group bool
@@ -76,6 +80,7 @@ func sanitize(in Inbound) (Inbound, bool) {
 	text, cut := cleanText(in.Text, MaxTextBytes)
 	in.Text = strings.TrimSpace(text)
 	in.LangHint, _ = cleanText(in.LangHint, 16)
+	in.Lang, _ = cleanText(in.Lang, 16)
 	if in.Button != "" && !ValidButtonID(in.Button) {
 		// A crafted or corrupted id: treat it as a button nobody knows, so
 		// the citizen gets the "old button" answer instead of a guess.

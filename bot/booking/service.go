@@ -27,8 +27,8 @@ type Config struct {
 	// SPORTELLO_PII_KEY), at least 16 bytes. Changing it orphans every
 	// existing booking's lookups.
 	PIIKey []byte
-	// Notifier may be nil until the dialogs are wired: notices then stay
-	// pending (and are sent once a Service with a Notifier sweeps).
+	// Notifier may be nil until the dialogs are wired: notices are then
+	// logged (code and kind only) and dropped.
 	Notifier Notifier
 	Now      func() time.Time
 	Logger   *slog.Logger
@@ -44,7 +44,8 @@ type Config struct {
 	// IdempotencyTTL is how long a Request.IdempotencyKey is remembered
 	// (default 24h).
 	IdempotencyTTL time.Duration
-	// SweepEvery is how often Run looks for due deadlines (default 15s).
+	// SweepEvery is how often the sweep (Run, or the scheduler job of
+	// Queue) looks for due deadlines (default 15s).
 	SweepEvery time.Duration
 }
 

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"sportello/bot/booking"
+	"sportello/bot/store"
 	"sportello/bot/store/redisstore"
 	"sportello/bot/store/redistest"
 	"sportello/bot/store/storetest"
@@ -18,6 +20,17 @@ func TestBookingConformance(t *testing.T) {
 	url := redistest.URL(t)
 	storetest.RunBooking(t, func(t *testing.T) func() booking.Store {
 		prefix := redistest.Prefix(t, url)
+		return func() booking.Store { return open(t, url, prefix) }
+	})
+}
+
+// TestBookingConformanceCluster runs the suite on a real Redis Cluster: the
+// scripts touch only keys under the one {book} hash tag, so they run whole
+// on the node that owns it.
+func TestBookingConformanceCluster(t *testing.T) {
+	url := redistest.StartCluster(t)
+	storetest.RunBooking(t, func(t *testing.T) func() booking.Store {
+		prefix := redistest.NewPrefix()
 		return func() booking.Store { return open(t, url, prefix) }
 	})
 }
@@ -150,5 +163,36 @@ func BenchmarkStampede(b *testing.B) {
 		if r.Empty != 0 || r.Overbooked != 0 || r.Booked != storetest.StampedePlaces {
 			b.Errorf("stampede: %d booked, %d empty, %d overbooked; want %d, 0, 0", r.Booked, r.Empty, r.Overbooked, storetest.StampedePlaces)
 		}
+	}
+}
+
+// TestBookingOutage loses Redis under a Service: Book fails fast with
+// store.ErrUnavailable and takes nothing; once Redis is back, booking works.
+func TestBookingOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	st := openTB(t, srv.URL()+"?dial_timeout=200ms&read_timeout=200ms&write_timeout=200ms&max_retries=1", "outage")
+	s := storetest.NewService(t, st, storetest.TestComune, storetest.NewClock(storetest.T0), nil, nil)
+	ctx := context.Background()
+	slot := storetest.At("centrale", 2026, 3, 4, 9, 0)
+	if _, err := s.Book(ctx, storetest.Citizen(1, slot)); err != nil {
+		t.Fatalf("Book before the outage = %v", err)
+	}
+	srv.Stop()
+	if _, err := s.Book(ctx, storetest.Citizen(2, slot)); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Book during the outage = %v, want ErrUnavailable", err)
+	}
+	if _, err := s.Days(ctx, "", storetest.T0); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Days during the outage = %v, want ErrUnavailable", err)
+	}
+	if _, err := s.Sweep(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Sweep during the outage = %v, want ErrUnavailable", err)
+	}
+	srv.Restart() // empty: no persistence in the test server
+	b, err := s.Book(ctx, storetest.Citizen(2, slot))
+	if err != nil {
+		t.Fatalf("Book after recovery = %v", err)
+	}
+	if _, err := s.Get(ctx, b.Code, storetest.Owner(2)); err != nil {
+		t.Errorf("Get after recovery = %v", err)
 	}
 }

@@ -1,0 +1,402 @@
+package main
+
+// End-to-end tests: they build the sportello binary once and run it as its
+// own process, as an operator or a script would.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"sportello/bot/store/redistest"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sportello-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "sportello")
+	build := exec.Command("go", "build", "-race", "-o", binary, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build sportello: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// sportello returns a command running the binary with only the given
+// environment (plus PATH and HOME), in a fresh working directory.
+func sportello(t *testing.T, env map[string]string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + t.TempDir()}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	return cmd
+}
+
+type chatLine struct {
+	Replies []struct {
+		Text    string `json:"text"`
+		Buttons []struct {
+			ID    string `json:"id"`
+			Label string `json:"label"`
+		} `json:"buttons"`
+		Attachments []struct {
+			Name        string `json:"name"`
+			ContentType string `json:"content_type"`
+		} `json:"attachments"`
+	} `json:"replies"`
+	Error string `json:"error"`
+}
+
+func (l chatLine) text() string {
+	var b strings.Builder
+	for _, r := range l.Replies {
+		b.WriteString(r.Text + "\n")
+	}
+	return b.String()
+}
+
+// chatJSON runs `sportello chat --json` over the input lines and returns
+// one parsed output line per input line.
+func chatJSON(t *testing.T, env map[string]string, input []string, args ...string) []chatLine {
+	t.Helper()
+	cmd := sportello(t, env, append([]string{"chat", "--json"}, args...)...)
+	cmd.Stdin = strings.NewReader(strings.Join(input, "\n") + "\n")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("sportello chat --json: %v\nstderr:\n%s", err, stderr.String())
+	}
+	var lines []chatLine
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var l chatLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("stdout line %q is not JSON: %v", sc.Text(), err)
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) != len(input) {
+		t.Fatalf("%d input lines gave %d output lines:\n%s\nstderr:\n%s", len(input), len(lines), out, stderr.String())
+	}
+	return lines
+}
+
+func TestChatJSONWithNothingConfigured(t *testing.T) {
+	lines := chatJSON(t, nil, []string{
+		"buongiorno",
+		`{"button":"menu:faq"}`,
+		"english",
+		`{"text":"help"}`,
+		`{"button":"lang:it"}`,
+		"",
+		`{"broken`,
+	})
+	if !strings.Contains(lines[0].text(), "Comune di Esempio") || len(lines[0].Replies[0].Buttons) != 5 {
+		t.Errorf("greeting = %+v, want the demo Comune and a five-entry menu", lines[0])
+	}
+	if !strings.Contains(lines[2].text(), "English") {
+		t.Errorf("after 'english': %q", lines[2].text())
+	}
+	if !strings.Contains(lines[3].text(), "“menu”") {
+		t.Errorf("English help: %q", lines[3].text())
+	}
+	if !strings.Contains(lines[4].text(), "italiano") {
+		t.Errorf("after lang:it: %q", lines[4].text())
+	}
+	if lines[6].Error == "" {
+		t.Errorf("a broken JSON line gave no error: %+v", lines[6])
+	}
+}
+
+func TestChatRemembersAcrossRuns(t *testing.T) {
+	data := t.TempDir()
+	env := map[string]string{"SPORTELLO_DATA_DIR": data}
+	chatJSON(t, env, []string{"ciao", "english"}, "--user", "mario")
+	lines := chatJSON(t, env, []string{"menu"}, "--user", "mario")
+	if !strings.Contains(lines[0].text(), "What would you like to do?") {
+		t.Errorf("second run forgot the language: %q", lines[0].text())
+	}
+	lines = chatJSON(t, env, []string{"menu"}, "--user", "anna", "--lang", "en")
+	if !strings.Contains(lines[0].text(), "Hello!") {
+		t.Errorf("--lang en for a new user: %q", lines[0].text())
+	}
+}
+
+func TestChatOnRedis(t *testing.T) {
+	url := redistest.URL(t)
+	env := map[string]string{"REDIS_URL": url, "SPORTELLO_REDIS_PREFIX": redistest.Prefix(t, url)}
+	chatJSON(t, env, []string{"hello"}, "--user", "r1")
+	lines := chatJSON(t, env, []string{"menu"}, "--user", "r1")
+	if !strings.Contains(lines[0].text(), "What would you like to do?") {
+		t.Errorf("Redis did not keep the conversation: %q", lines[0].text())
+	}
+}
+
+// TestSeveralProcessesShareOneConversation runs chat processes concurrently
+// for the same citizen on one Redis: every turn is recorded once.
+func TestSeveralProcessesShareOneConversation(t *testing.T) {
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
+	env := map[string]string{"REDIS_URL": url, "SPORTELLO_REDIS_PREFIX": prefix}
+	const procs, perProc = 4, 25
+	input := make([]string, perProc)
+	for i := range input {
+		input[i] = fmt.Sprintf("messaggio %d", i)
+	}
+	var wg sync.WaitGroup
+	for range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			chatJSON(t, env, input, "--user", "shared")
+		}()
+	}
+	wg.Wait()
+	opts, _ := redis.ParseURL(url)
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	raw, err := rdb.HGet(context.Background(), prefix+":{console:shared}:session", "d").Result()
+	if err != nil {
+		t.Fatalf("read session: %v", err)
+	}
+	var sess struct{ Turns int }
+	if err := json.Unmarshal([]byte(raw), &sess); err != nil {
+		t.Fatal(err)
+	}
+	if sess.Turns != procs*perProc {
+		t.Errorf("session recorded %d turns, want %d", sess.Turns, procs*perProc)
+	}
+}
+
+func TestChatRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"chat", "--lang", "de"}, {"chat", "--nope"}, {"frobnicate"}} {
+		cmd := sportello(t, nil, args...)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Errorf("sportello %v succeeded: %s", args, out)
+		}
+	}
+}
+
+func TestBadConfigurationNamesTheVariable(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"SPORTELLO_LOG_FORMAT": "xml"}, "SPORTELLO_LOG_FORMAT"},
+		{map[string]string{"REDIS_URL": "localhost:6379"}, "REDIS_URL"},
+		{map[string]string{"SPORTELLO_COMUNE": "/nonexistent/comune.yaml"}, "SPORTELLO_COMUNE"},
+	}
+	for _, tc := range tests {
+		cmd := sportello(t, tc.env, "chat", "--json")
+		cmd.Stdin = strings.NewReader("ciao\n")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("env %v: err=%v output %q, want a failure naming %s", tc.env, err, out, tc.want)
+		}
+	}
+}
+
+func TestInvalidComuneFileNamesTheLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "comune.yaml")
+	os.WriteFile(path, []byte("name: X\nfees: {cie: \"22.21\", cie_duplicate: \"27.37\"}\nnon_residents: perhaps\noffices: []\n"), 0o600)
+	cmd := sportello(t, map[string]string{"SPORTELLO_COMUNE": path}, "chat", "--json")
+	cmd.Stdin = strings.NewReader("ciao\n")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "line 3") || !strings.Contains(string(out), "non_residents") {
+		t.Errorf("invalid Comune file: err=%v output %q", err, out)
+	}
+}
+
+func TestExampleComuneFileRuns(t *testing.T) {
+	abs, _ := filepath.Abs(filepath.Join("deploy", "comune.example.yaml"))
+	lines := chatJSON(t, map[string]string{"SPORTELLO_COMUNE": abs}, []string{"ciao"})
+	if !strings.Contains(lines[0].text(), "Comune di Esempio") {
+		t.Errorf("greeting = %q", lines[0].text())
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// service starts `sportello` (serve) and waits until /healthz answers.
+func service(t *testing.T, env map[string]string) (*exec.Cmd, string, *strings.Builder) {
+	t.Helper()
+	addr := freePort(t)
+	if env == nil {
+		env = map[string]string{}
+	}
+	env["SPORTELLO_ADDR"] = addr
+	cmd := sportello(t, env)
+	logs := &strings.Builder{}
+	cmd.Stderr = &lockedWriter{w: logs}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	base := "http://" + addr
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("service did not answer on %s: %v\n%s", addr, err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return cmd, base, logs
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func stop(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM = %v, want 0", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no exit within 20s of SIGTERM")
+	}
+}
+
+func TestServiceWithNothingConfigured(t *testing.T) {
+	cmd, base, logs := service(t, nil)
+	if code, body := get(t, base+"/readyz"); code != 200 {
+		t.Errorf("GET /readyz = %d %s", code, body)
+	}
+	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("GET /metrics = %d", code)
+	}
+	stop(t, cmd)
+	if !strings.Contains(logs.String(), "go run . chat") {
+		t.Errorf("logs do not tell a new user how to chat:\n%s", logs.String())
+	}
+}
+
+func TestServiceJSONLogs(t *testing.T) {
+	cmd, _, logs := service(t, map[string]string{"SPORTELLO_LOG_FORMAT": "json"})
+	stop(t, cmd)
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if !json.Valid([]byte(l)) {
+			t.Errorf("log line is not JSON: %q", l)
+		}
+	}
+}
+
+// TestServiceRedisOutage starts the service against a Redis that is down:
+// it runs, /readyz says 503, and once Redis is up /readyz says 200.
+func TestServiceRedisOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Stop()
+	cmd, base, logs := service(t, map[string]string{"REDIS_URL": srv.URL() + "?dial_timeout=200ms&max_retries=1"})
+	if code, _ := get(t, base+"/readyz"); code != 503 {
+		t.Errorf("GET /readyz with Redis down = %d, want 503", code)
+	}
+	srv.Restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if code, _ := get(t, base+"/readyz"); code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still not 200 after Redis came back\n%s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop(t, cmd)
+	if strings.Contains(logs.String(), "panic") {
+		t.Errorf("logs mention a panic:\n%s", logs.String())
+	}
+}
+
+func TestChatWhileRedisIsDown(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Stop()
+	lines := chatJSON(t, map[string]string{"REDIS_URL": srv.URL() + "?dial_timeout=200ms&max_retries=1"}, []string{"ciao", "menu"})
+	for _, l := range lines {
+		if l.Error == "" || !strings.Contains(l.text(), "problema tecnico") {
+			t.Errorf("turn with Redis down = %+v, want an apology and an error", l)
+		}
+	}
+}
+
+func TestEmbeddedStoreInUse(t *testing.T) {
+	data := t.TempDir()
+	cmd, _, _ := service(t, map[string]string{"SPORTELLO_DATA_DIR": data})
+	chat := sportello(t, map[string]string{"SPORTELLO_DATA_DIR": data}, "chat", "--json")
+	chat.Stdin = strings.NewReader("ciao\n")
+	out, err := chat.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "in use by another Sportello process") {
+		t.Errorf("second process on the same data dir: err=%v %q", err, out)
+	}
+	stop(t, cmd)
+}
