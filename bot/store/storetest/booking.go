@@ -238,11 +238,9 @@ func RunBooking(t *testing.T, fresh BookingFresh) {
 	}
 }
 
-var ctx = context.Background()
-
 func mustBook(t *testing.T, s *booking.Service, r booking.Request) *booking.Booking {
 	t.Helper()
-	b, err := s.Book(ctx, r)
+	b, err := s.Book(context.Background(), r)
 	if err != nil {
 		t.Fatalf("Book(%s for %s) = %v", r.Slot, r.Name, err)
 	}
@@ -251,7 +249,7 @@ func mustBook(t *testing.T, s *booking.Service, r booking.Request) *booking.Book
 
 func free(t *testing.T, s *booking.Service, slot booking.Slot) int {
 	t.Helper()
-	times, err := s.Times(ctx, slot.Office, slot.Start)
+	times, err := s.Times(context.Background(), slot.Office, slot.Start)
 	if err != nil {
 		t.Fatalf("Times = %v", err)
 	}
@@ -285,27 +283,27 @@ func testBookGetMine(t *testing.T, open func() booking.Store) {
 		t.Errorf("FiscalCode = %q, Person = %q: want plain code and a pseudonym", b.FiscalCode, b.Person)
 	}
 	for _, who := range []booking.Owner{Owner(1), {FiscalCode: citizenCode(1)}, {FiscalCode: " " + lower(citizenCode(1))}} {
-		got, err := s.Get(ctx, b.Code, who)
+		got, err := s.Get(context.Background(), b.Code, who)
 		if err != nil || got.Code != b.Code || got.Name != "Cittadino 1" {
 			t.Errorf("Get(%s, %+v) = %+v, %v", b.Code, who, got, err)
 		}
 	}
 	for _, who := range []booking.Owner{Owner(2), {FiscalCode: citizenCode(2)}, {}} {
-		if _, err := s.Get(ctx, b.Code, who); !errors.Is(err, booking.ErrNotFound) {
+		if _, err := s.Get(context.Background(), b.Code, who); !errors.Is(err, booking.ErrNotFound) {
 			t.Errorf("Get by a stranger %+v = %v, want ErrNotFound", who, err)
 		}
 	}
-	if _, err := s.Lookup(ctx, lower(b.Code)); err != nil {
+	if _, err := s.Lookup(context.Background(), lower(b.Code)); err != nil {
 		t.Errorf("Lookup(lower case) = %v", err)
 	}
-	if _, err := s.Lookup(ctx, "ZZZZZZ"); !errors.Is(err, booking.ErrNotFound) {
+	if _, err := s.Lookup(context.Background(), "ZZZZZZ"); !errors.Is(err, booking.ErrNotFound) {
 		t.Errorf("Lookup(unknown) = %v, want ErrNotFound", err)
 	}
-	mine, err := s.Mine(ctx, booking.Owner{FiscalCode: citizenCode(1)})
+	mine, err := s.Mine(context.Background(), booking.Owner{FiscalCode: citizenCode(1)})
 	if err != nil || len(mine) != 1 || mine[0].Code != b.Code {
 		t.Errorf("Mine = %v, %v; want [%s]", mine, err, b.Code)
 	}
-	if mine, _ := s.Mine(ctx, Owner(2)); len(mine) != 0 {
+	if mine, _ := s.Mine(context.Background(), Owner(2)); len(mine) != 0 {
 		t.Errorf("Mine(stranger) = %v, want none", mine)
 	}
 }
@@ -335,7 +333,7 @@ func testCapacity(t *testing.T, open func() booking.Store) {
 	if got := free(t, s, slot); got != 0 {
 		t.Errorf("free places when full = %d, want 0", got)
 	}
-	_, err := s.Book(ctx, Citizen(3, slot))
+	_, err := s.Book(context.Background(), Citizen(3, slot))
 	var taken *booking.SlotTakenError
 	if !errors.As(err, &taken) || !errors.Is(err, booking.ErrSlotTaken) {
 		t.Fatalf("third Book = %v, want *SlotTakenError", err)
@@ -389,17 +387,17 @@ func testSlotRules(t *testing.T, open func() booking.Store) {
 	}{"no name", noName, booking.ErrInvalid})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := s.Book(ctx, tc.req); !errors.Is(err, tc.want) {
+			if _, err := s.Book(context.Background(), tc.req); !errors.Is(err, tc.want) {
 				t.Errorf("Book(%s) = %v, want %v", tc.req.Slot, err, tc.want)
 			}
 		})
 	}
 	// The first bookable slot: 10:00 today is exactly two hours away.
-	f, err := s.FirstFree(ctx, "")
+	f, err := s.FirstFree(context.Background(), "")
 	if want := At("centrale", 2026, 3, 2, 10, 0); err != nil || !f.Slot.Start.Equal(want.Start) {
 		t.Errorf("FirstFree = %v, %v; want %v", f, err, want)
 	}
-	if f, err := s.FirstFree(ctx, "nord"); err != nil || !f.Slot.Start.Equal(At("nord", 2026, 3, 3, 9, 0).Start) {
+	if f, err := s.FirstFree(context.Background(), "nord"); err != nil || !f.Slot.Start.Equal(At("nord", 2026, 3, 3, 9, 0).Start) {
 		t.Errorf("FirstFree(nord) = %v, %v", f, err)
 	}
 }
@@ -416,7 +414,7 @@ func testCalendarDST(t *testing.T, open func() booking.Store) {
 		{time.Date(2026, 3, 23, 0, 0, 0, 0, Rome()), "08:00"},
 		{time.Date(2026, 3, 30, 0, 0, 0, 0, Rome()), "07:00"},
 	} {
-		times, err := s.Times(ctx, "centrale", tc.day)
+		times, err := s.Times(context.Background(), "centrale", tc.day)
 		if err != nil || len(times) != 6 {
 			t.Fatalf("Times(%v) = %d slots, %v; want 6", tc.day, len(times), err)
 		}
@@ -427,7 +425,7 @@ func testCalendarDST(t *testing.T, open func() booking.Store) {
 			t.Errorf("first slot %v local = %s, want 09:00", tc.day, got)
 		}
 	}
-	days, err := s.Days(ctx, "", clock.Now())
+	days, err := s.Days(context.Background(), "", clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,13 +454,13 @@ func testMaxActive(t *testing.T, open func() booking.Store) {
 	// Same fiscal code from another chat.
 	r := Citizen(2, At("centrale", 2026, 3, 4, 9, 30))
 	r.FiscalCode = citizenCode(1)
-	if _, err := s.Book(ctx, r); !errors.Is(err, booking.ErrTooManyActive) {
+	if _, err := s.Book(context.Background(), r); !errors.Is(err, booking.ErrTooManyActive) {
 		t.Fatalf("second booking for one fiscal code = %v, want ErrTooManyActive", err)
 	}
-	if _, err := s.Cancel(ctx, b.Code, Owner(1)); err != nil {
+	if _, err := s.Cancel(context.Background(), b.Code, Owner(1)); err != nil {
 		t.Fatalf("Cancel = %v", err)
 	}
-	if _, err := s.Book(ctx, r); err != nil {
+	if _, err := s.Book(context.Background(), r); err != nil {
 		t.Errorf("Book after cancelling the first = %v", err)
 	}
 }
@@ -473,7 +471,7 @@ func testMaxActiveConv(t *testing.T, open func() booking.Store) {
 	for i := range 3 {
 		r := Citizen(100+i, At("centrale", 2026, 3, 4, 9, 0+30*i))
 		r.Conv = bot.Conversation{Channel: "test", User: "parent"}
-		_, err := s.Book(ctx, r)
+		_, err := s.Book(context.Background(), r)
 		if i < 2 && err != nil {
 			t.Fatalf("booking %d from one chat = %v", i, err)
 		}
@@ -489,24 +487,24 @@ func testRateLimit(t *testing.T, open func() booking.Store) {
 	slot := At("nord", 2026, 3, 3, 9, 0)
 	mustBook(t, s, Citizen(1, slot))
 	for i := range 3 {
-		if _, err := s.Book(ctx, Citizen(2, slot)); !errors.Is(err, booking.ErrSlotTaken) {
+		if _, err := s.Book(context.Background(), Citizen(2, slot)); !errors.Is(err, booking.ErrSlotTaken) {
 			t.Fatalf("attempt %d = %v, want ErrSlotTaken", i, err)
 		}
 	}
-	_, err := s.Book(ctx, Citizen(2, At("nord", 2026, 3, 10, 9, 0)))
+	_, err := s.Book(context.Background(), Citizen(2, At("nord", 2026, 3, 10, 9, 0)))
 	var rl *booking.RateLimitError
 	if !errors.As(err, &rl) || !errors.Is(err, booking.ErrRateLimited) || rl.RetryAfter <= 0 || rl.RetryAfter > time.Hour {
 		t.Fatalf("fourth attempt = %v, want *RateLimitError within the hour", err)
 	}
 	clock.Add(time.Hour)
-	if _, err := s.Book(ctx, Citizen(2, At("nord", 2026, 3, 10, 9, 0))); err != nil {
+	if _, err := s.Book(context.Background(), Citizen(2, At("nord", 2026, 3, 10, 9, 0))); err != nil {
 		t.Errorf("attempt in the next window = %v", err)
 	}
 	// One chat typing a new fiscal code each time is limited too.
 	for i := range 4 {
 		r := Citizen(30+i, slot)
 		r.Conv = Owner(30).Conv
-		_, err := s.Book(ctx, r)
+		_, err := s.Book(context.Background(), r)
 		want := booking.ErrSlotTaken
 		if i == 3 {
 			want = booking.ErrRateLimited
@@ -522,23 +520,23 @@ func testCancelFrees(t *testing.T, open func() booking.Store) {
 	s := NewService(t, open(), TestComune, clock, &Inbox{}, nil)
 	slot := At("nord", 2026, 3, 3, 9, 0)
 	b := mustBook(t, s, Citizen(1, slot))
-	if _, err := s.Book(ctx, Citizen(2, slot)); !errors.Is(err, booking.ErrSlotTaken) {
+	if _, err := s.Book(context.Background(), Citizen(2, slot)); !errors.Is(err, booking.ErrSlotTaken) {
 		t.Fatalf("Book full slot = %v, want ErrSlotTaken", err)
 	}
-	if _, err := s.Cancel(ctx, b.Code, Owner(2)); !errors.Is(err, booking.ErrNotFound) {
+	if _, err := s.Cancel(context.Background(), b.Code, Owner(2)); !errors.Is(err, booking.ErrNotFound) {
 		t.Errorf("Cancel by a stranger = %v, want ErrNotFound", err)
 	}
-	got, err := s.Cancel(ctx, b.Code, booking.Owner{FiscalCode: citizenCode(1)})
+	got, err := s.Cancel(context.Background(), b.Code, booking.Owner{FiscalCode: citizenCode(1)})
 	if err != nil || got.Status != booking.StatusCancelled {
 		t.Fatalf("Cancel = %+v, %v", got, err)
 	}
-	if got, err := s.Cancel(ctx, b.Code, Owner(1)); err != nil || got.Status != booking.StatusCancelled {
+	if got, err := s.Cancel(context.Background(), b.Code, Owner(1)); err != nil || got.Status != booking.StatusCancelled {
 		t.Errorf("Cancel twice = %+v, %v; want cancelled, no error", got, err)
 	}
 	if free(t, s, slot) != 1 {
 		t.Errorf("slot not free after cancel")
 	}
-	if mine, _ := s.Mine(ctx, Owner(1)); len(mine) != 0 {
+	if mine, _ := s.Mine(context.Background(), Owner(1)); len(mine) != 0 {
 		t.Errorf("Mine after cancel = %v, want none", mine)
 	}
 	mustBook(t, s, Citizen(2, slot))
@@ -550,19 +548,19 @@ func testMove(t *testing.T, open func() booking.Store) {
 	from, full, to := At("nord", 2026, 3, 3, 9, 0), At("nord", 2026, 3, 10, 9, 0), At("centrale", 2026, 3, 9, 11, 30)
 	b := mustBook(t, s, Citizen(1, from))
 	mustBook(t, s, Citizen(2, full))
-	_, err := s.Move(ctx, b.Code, Owner(1), full)
+	_, err := s.Move(context.Background(), b.Code, Owner(1), full)
 	var taken *booking.SlotTakenError
 	if !errors.As(err, &taken) {
 		t.Fatalf("Move to a full slot = %v, want *SlotTakenError", err)
 	}
-	got, _ := s.Get(ctx, b.Code, Owner(1))
+	got, _ := s.Get(context.Background(), b.Code, Owner(1))
 	if !got.Start.Equal(from.Start) || got.Status != b.Status || free(t, s, from) != 0 {
 		t.Fatalf("after a failed move the booking is %+v and its slot has %d free; want unchanged", got, free(t, s, from))
 	}
-	if _, err := s.Move(ctx, b.Code, Owner(2), to); !errors.Is(err, booking.ErrNotFound) {
+	if _, err := s.Move(context.Background(), b.Code, Owner(2), to); !errors.Is(err, booking.ErrNotFound) {
 		t.Errorf("Move by a stranger = %v, want ErrNotFound", err)
 	}
-	moved, err := s.Move(ctx, b.Code, Owner(1), to)
+	moved, err := s.Move(context.Background(), b.Code, Owner(1), to)
 	if err != nil || moved.Code != b.Code || !moved.Start.Equal(to.Start) || moved.Office != "centrale" {
 		t.Fatalf("Move = %+v, %v", moved, err)
 	}
@@ -572,17 +570,17 @@ func testMove(t *testing.T, open func() booking.Store) {
 	if want := time.Date(2026, 3, 7, 11, 30, 0, 0, Rome()); !moved.AskAt.Equal(want) {
 		t.Errorf("AskAt after move = %v, want %v (planned again)", moved.AskAt, want)
 	}
-	again, err := s.Move(ctx, b.Code, Owner(1), to)
+	again, err := s.Move(context.Background(), b.Code, Owner(1), to)
 	if err != nil || !again.Start.Equal(to.Start) || free(t, s, to) != 1 {
 		t.Errorf("Move to where it is = %+v, %v; want no change", again, err)
 	}
-	cal, _ := s.Appointments(ctx, "nord", from.Start)
+	cal, _ := s.Appointments(context.Background(), "nord", from.Start)
 	if len(cal) != 0 {
 		t.Errorf("old day's appointments = %v, want none", cal)
 	}
 	cancelled := mustBook(t, s, Citizen(3, from))
-	s.Cancel(ctx, cancelled.Code, Owner(3))
-	if _, err := s.Move(ctx, cancelled.Code, Owner(3), to); !errors.Is(err, booking.ErrNotActive) {
+	s.Cancel(context.Background(), cancelled.Code, Owner(3))
+	if _, err := s.Move(context.Background(), cancelled.Code, Owner(3), to); !errors.Is(err, booking.ErrNotActive) {
 		t.Errorf("Move a cancelled booking = %v, want ErrNotActive", err)
 	}
 }
@@ -602,7 +600,7 @@ func testIdempotency(t *testing.T, open func() booking.Store) {
 		t.Errorf("free places = %d, want 1: the retry must not take a place", got)
 	}
 	r.IdempotencyKey = "test:1:attempt-2"
-	if _, err := a.Book(ctx, r); !errors.Is(err, booking.ErrTooManyActive) {
+	if _, err := a.Book(context.Background(), r); !errors.Is(err, booking.ErrTooManyActive) {
 		t.Errorf("new attempt = %v, want ErrTooManyActive", err)
 	}
 	// Concurrent retries of one key make one booking.
@@ -618,7 +616,7 @@ func testIdempotency(t *testing.T, open func() booking.Store) {
 			if i%2 == 1 {
 				s = b
 			}
-			if got, err := s.Book(ctx, r); err == nil {
+			if got, err := s.Book(context.Background(), r); err == nil {
 				codes[i] = got.Code
 			} else {
 				codes[i] = err.Error()
@@ -641,7 +639,7 @@ func testConfirmOrRelease(t *testing.T, open func() booking.Store) {
 	lost := mustBook(t, s, Citizen(2, At("centrale", 2026, 3, 9, 9, 0)))
 	sweep := func() {
 		t.Helper()
-		if _, err := s.Sweep(ctx); err != nil {
+		if _, err := s.Sweep(context.Background()); err != nil {
 			t.Fatalf("Sweep = %v", err)
 		}
 	}
@@ -658,10 +656,10 @@ func testConfirmOrRelease(t *testing.T, open func() booking.Store) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("notices at AskAt = %v, want %v", got, want)
 	}
-	if b, err := s.Confirm(ctx, kept.Code, Owner(1)); err != nil || b.Status != booking.StatusConfirmed {
+	if b, err := s.Confirm(context.Background(), kept.Code, Owner(1)); err != nil || b.Status != booking.StatusConfirmed {
 		t.Fatalf("Confirm = %+v, %v", b, err)
 	}
-	if _, err := s.Confirm(ctx, kept.Code, Owner(1)); err != nil {
+	if _, err := s.Confirm(context.Background(), kept.Code, Owner(1)); err != nil {
 		t.Errorf("Confirm twice = %v", err)
 	}
 	clock.Set(lost.ConfirmBy.Add(-time.Second))
@@ -674,14 +672,14 @@ func testConfirmOrRelease(t *testing.T, open func() booking.Store) {
 	if got := inbox.Take(); !slices.Equal(got, []string{"released " + lost.Code}) {
 		t.Fatalf("notices at the deadline = %v, want released %s", got, lost.Code)
 	}
-	b, _ := s.Get(ctx, lost.Code, Owner(2))
+	b, _ := s.Get(context.Background(), lost.Code, Owner(2))
 	if b.Status != booking.StatusReleased {
 		t.Errorf("unconfirmed booking = %s, want released", b.Status)
 	}
-	if _, err := s.Confirm(ctx, lost.Code, Owner(2)); !errors.Is(err, booking.ErrNotActive) {
+	if _, err := s.Confirm(context.Background(), lost.Code, Owner(2)); !errors.Is(err, booking.ErrNotActive) {
 		t.Errorf("Confirm after release = %v, want ErrNotActive", err)
 	}
-	if b, _ := s.Get(ctx, kept.Code, Owner(1)); b.Status != booking.StatusConfirmed {
+	if b, _ := s.Get(context.Background(), kept.Code, Owner(1)); b.Status != booking.StatusConfirmed {
 		t.Errorf("confirmed booking = %s after the deadline", b.Status)
 	}
 	// The released place is free again (the waitlist is empty).
@@ -701,7 +699,7 @@ func testNoticesRetried(t *testing.T, open func() booking.Store) {
 	s := NewService(t, open(), TestComune, clock, inbox, nil)
 	b := mustBook(t, s, Citizen(1, At("centrale", 2026, 3, 9, 9, 0)))
 	clock.Set(b.AskAt)
-	if _, err := s.Sweep(ctx); err != nil {
+	if _, err := s.Sweep(context.Background()); err != nil {
 		t.Fatalf("Sweep = %v", err)
 	}
 	inbox.mu.Lock()
@@ -712,13 +710,13 @@ func testNoticesRetried(t *testing.T, open func() booking.Store) {
 	var wg sync.WaitGroup
 	for _, x := range []*booking.Service{s, other} {
 		wg.Add(1)
-		go func() { defer wg.Done(); x.Sweep(ctx) }()
+		go func() { defer wg.Done(); x.Sweep(context.Background()) }()
 	}
 	wg.Wait()
 	if got := inbox.Take(); !slices.Equal(got, []string{"confirm_request " + b.Code}) {
 		t.Fatalf("notices after the outbox is back = %v", got)
 	}
-	s.Sweep(ctx)
+	s.Sweep(context.Background())
 	if got := inbox.Take(); len(got) != 0 {
 		t.Errorf("notices after acknowledgement = %v, want none", got)
 	}
@@ -734,7 +732,7 @@ func fillTiny(t *testing.T, s *booking.Service) []*booking.Booking {
 	} {
 		out = append(out, mustBook(t, s, Citizen(i, slot)))
 	}
-	if _, err := s.FirstFree(ctx, ""); !errors.Is(err, booking.ErrNoFreeSlot) {
+	if _, err := s.FirstFree(context.Background(), ""); !errors.Is(err, booking.ErrNoFreeSlot) {
 		t.Fatalf("FirstFree on a full calendar = %v, want ErrNoFreeSlot", err)
 	}
 	return out
@@ -743,7 +741,7 @@ func fillTiny(t *testing.T, s *booking.Service) []*booking.Booking {
 func join(t *testing.T, s *booking.Service, n int, office string) *booking.Booking {
 	t.Helper()
 	r := Citizen(n, booking.Slot{})
-	w, err := s.Join(ctx, booking.WaitRequest{Office: office, Reason: r.Reason, Name: r.Name, FiscalCode: r.FiscalCode, Conv: r.Conv, Lang: "en"})
+	w, err := s.Join(context.Background(), booking.WaitRequest{Office: office, Reason: r.Reason, Name: r.Name, FiscalCode: r.FiscalCode, Conv: r.Conv, Lang: "en"})
 	if err != nil {
 		t.Fatalf("Join(%d, %q) = %v", n, office, err)
 	}
@@ -756,7 +754,7 @@ func testWaitlist(t *testing.T, open func() booking.Store) {
 	s := NewService(t, open(), tinyComune, clock, inbox, nil)
 	r := Citizen(10, booking.Slot{})
 	wr := booking.WaitRequest{Office: "solo", Reason: r.Reason, Name: r.Name, FiscalCode: r.FiscalCode, Conv: r.Conv}
-	if _, err := s.Join(ctx, wr); !errors.Is(err, booking.ErrFreeSlots) {
+	if _, err := s.Join(context.Background(), wr); !errors.Is(err, booking.ErrFreeSlots) {
 		t.Errorf("Join with free slots = %v, want ErrFreeSlots", err)
 	}
 	booked := fillTiny(t, s)
@@ -767,11 +765,11 @@ func testWaitlist(t *testing.T, open func() booking.Store) {
 	if a.Status != booking.StatusWaiting || !a.Start.IsZero() {
 		t.Errorf("entry = %+v", a)
 	}
-	if mine, _ := s.Mine(ctx, Owner(10)); len(mine) != 1 || mine[0].Status != booking.StatusWaiting {
+	if mine, _ := s.Mine(context.Background(), Owner(10)); len(mine) != 1 || mine[0].Status != booking.StatusWaiting {
 		t.Errorf("Mine of a waiting citizen = %v", mine)
 	}
 	// A place frees up: held for the first in line, not free for others.
-	if _, err := s.Cancel(ctx, booked[1].Code, Owner(1)); err != nil {
+	if _, err := s.Cancel(context.Background(), booked[1].Code, Owner(1)); err != nil {
 		t.Fatal(err)
 	}
 	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + a.Code}) {
@@ -781,12 +779,12 @@ func testWaitlist(t *testing.T, open func() booking.Store) {
 	if free(t, s, slot) != 0 {
 		t.Errorf("a held slot shows as free")
 	}
-	offer, _ := s.Get(ctx, a.Code, Owner(10))
+	offer, _ := s.Get(context.Background(), a.Code, Owner(10))
 	if offer.Status != booking.StatusOffered || !offer.Start.Equal(slot.Start) || !offer.Until.Equal(clock.Now().Add(15*time.Minute)) {
 		t.Errorf("offer = %+v", offer)
 	}
 	// Declined: passes to the next.
-	if _, err := s.Decline(ctx, a.Code, Owner(10)); err != nil {
+	if _, err := s.Decline(context.Background(), a.Code, Owner(10)); err != nil {
 		t.Fatal(err)
 	}
 	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + b.Code}) {
@@ -794,12 +792,12 @@ func testWaitlist(t *testing.T, open func() booking.Store) {
 	}
 	// Not accepted within the hold: expires, passes to the next.
 	clock.Add(14 * time.Minute)
-	s.Sweep(ctx)
+	s.Sweep(context.Background())
 	if got := inbox.Take(); len(got) != 0 {
 		t.Fatalf("notices before the hold ends = %v", got)
 	}
 	clock.Add(time.Minute)
-	s.Sweep(ctx)
+	s.Sweep(context.Background())
 	got := inbox.Take()
 	slices.Sort(got)
 	want := []string{"offer " + c.Code, "offer_expired " + b.Code}
@@ -807,18 +805,18 @@ func testWaitlist(t *testing.T, open func() booking.Store) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("notices when the hold ends = %v, want %v", got, want)
 	}
-	if _, err := s.Accept(ctx, b.Code, Owner(11)); !errors.Is(err, booking.ErrNotActive) {
+	if _, err := s.Accept(context.Background(), b.Code, Owner(11)); !errors.Is(err, booking.ErrNotActive) {
 		t.Errorf("Accept after the hold = %v, want ErrNotActive", err)
 	}
-	acc, err := s.Accept(ctx, c.Code, Owner(12))
+	acc, err := s.Accept(context.Background(), c.Code, Owner(12))
 	if err != nil || acc.Status != booking.StatusBooked || !acc.Start.Equal(slot.Start) || acc.Code != c.Code {
 		t.Fatalf("Accept = %+v, %v", acc, err)
 	}
-	if _, err := s.Accept(ctx, c.Code, Owner(12)); err != nil {
+	if _, err := s.Accept(context.Background(), c.Code, Owner(12)); err != nil {
 		t.Errorf("Accept twice = %v", err)
 	}
 	// With nobody left in line a freed place is simply free.
-	if _, err := s.Cancel(ctx, booked[0].Code, Owner(0)); err != nil {
+	if _, err := s.Cancel(context.Background(), booked[0].Code, Owner(0)); err != nil {
 		t.Fatal(err)
 	}
 	if got := inbox.Take(); len(got) != 0 {
@@ -830,17 +828,17 @@ func testWaitlist(t *testing.T, open func() booking.Store) {
 	// Leaving the waitlist.
 	booked2 := mustBook(t, s, Citizen(20, At("solo", 2026, 3, 3, 9, 0)))
 	d := join(t, s, 13, "solo")
-	if got, err := s.Cancel(ctx, d.Code, Owner(13)); err != nil || got.Status != booking.StatusCancelled {
+	if got, err := s.Cancel(context.Background(), d.Code, Owner(13)); err != nil || got.Status != booking.StatusCancelled {
 		t.Fatalf("leaving the waitlist = %+v, %v", got, err)
 	}
-	s.Cancel(ctx, booked2.Code, Owner(20))
+	s.Cancel(context.Background(), booked2.Code, Owner(20))
 	if got := inbox.Take(); len(got) != 0 {
 		t.Errorf("a citizen who left the waitlist got %v", got)
 	}
 	// Waitlist entries end with the horizon.
 	e := join(t, s, 14, "altro")
 	clock.Set(e.Until)
-	s.Sweep(ctx)
+	s.Sweep(context.Background())
 	if got := inbox.Take(); !slices.Contains(got, "waitlist_expired "+e.Code) {
 		t.Errorf("notices at the end of the wait = %v, want waitlist_expired %s", got, e.Code)
 	}
@@ -855,21 +853,21 @@ func testWaitlistAnyOffice(t *testing.T, open func() booking.Store) {
 	solo := join(t, s, 11, "solo")
 	any2 := join(t, s, 12, "")
 	// "altro" frees: the first in line for any office gets it.
-	s.Cancel(ctx, booked[2].Code, Owner(2))
+	s.Cancel(context.Background(), booked[2].Code, Owner(2))
 	// "solo" frees: the solo entry joined before the second any-office one.
-	s.Cancel(ctx, booked[0].Code, Owner(0))
+	s.Cancel(context.Background(), booked[0].Code, Owner(0))
 	// "solo" again: the second any-office entry.
-	s.Cancel(ctx, booked[1].Code, Owner(1))
+	s.Cancel(context.Background(), booked[1].Code, Owner(1))
 	want := []string{"offer " + any1.Code, "offer " + solo.Code, "offer " + any2.Code}
 	if got := inbox.Take(); !slices.Equal(got, want) {
 		t.Errorf("offers = %v, want %v", got, want)
 	}
-	if b, _ := s.Get(ctx, any1.Code, Owner(10)); b.Office != "altro" {
+	if b, _ := s.Get(context.Background(), any1.Code, Owner(10)); b.Office != "altro" {
 		t.Errorf("any-office offer at %q, want altro", b.Office)
 	}
 	// Someone who booked meanwhile is skipped (max one active booking).
 	w := join(t, s, 13, "altro")
-	s.Decline(ctx, any1.Code, Owner(10)) // frees altro 5 March: offered to 13
+	s.Decline(context.Background(), any1.Code, Owner(10)) // frees altro 5 March: offered to 13
 	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + w.Code}) {
 		t.Errorf("after decline = %v, want offer to %s", got, w.Code)
 	}
@@ -881,28 +879,28 @@ func testPurge(t *testing.T, open func() booking.Store) {
 	slot := At("centrale", 2026, 3, 4, 9, 0)
 	b := mustBook(t, s, Citizen(1, slot))
 	c := mustBook(t, s, Citizen(2, At("centrale", 2026, 3, 4, 10, 0)))
-	s.Cancel(ctx, c.Code, Owner(2))
+	s.Cancel(context.Background(), c.Code, Owner(2))
 	if want := slot.Start.Add(30 * 24 * time.Hour); !b.PurgeAt.Equal(want) {
 		t.Errorf("PurgeAt = %v, want %v", b.PurgeAt, want)
 	}
 	clock.Set(b.PurgeAt.Add(-time.Minute))
-	s.Sweep(ctx)
-	if _, err := s.Lookup(ctx, b.Code); err != nil {
+	s.Sweep(context.Background())
+	if _, err := s.Lookup(context.Background(), b.Code); err != nil {
 		t.Fatalf("booking gone before retention ended: %v", err)
 	}
 	clock.Set(c.PurgeAt)
-	if _, err := s.Sweep(ctx); err != nil {
+	if _, err := s.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for _, code := range []string{b.Code, c.Code} {
-		if _, err := s.Lookup(ctx, code); !errors.Is(err, booking.ErrNotFound) {
+		if _, err := s.Lookup(context.Background(), code); !errors.Is(err, booking.ErrNotFound) {
 			t.Errorf("Lookup(%s) after retention = %v, want ErrNotFound", code, err)
 		}
 	}
-	if list, _ := s.Appointments(ctx, "centrale", slot.Start); len(list) != 0 {
+	if list, _ := s.Appointments(context.Background(), "centrale", slot.Start); len(list) != 0 {
 		t.Errorf("Appointments after retention = %v, want none", list)
 	}
-	if mine, _ := s.Mine(ctx, booking.Owner{FiscalCode: citizenCode(1), Conv: Owner(1).Conv}); len(mine) != 0 {
+	if mine, _ := s.Mine(context.Background(), booking.Owner{FiscalCode: citizenCode(1), Conv: Owner(1).Conv}); len(mine) != 0 {
 		t.Errorf("Mine after retention = %v", mine)
 	}
 }
@@ -915,8 +913,8 @@ func testAppointments(t *testing.T, open func() booking.Store) {
 	b3 := mustBook(t, s, Citizen(3, At("centrale", 2026, 3, 4, 11, 30)))
 	mustBook(t, s, Citizen(4, At("centrale", 2026, 3, 9, 9, 0)))
 	mustBook(t, s, Citizen(5, At("nord", 2026, 3, 3, 9, 0)))
-	s.Cancel(ctx, b3.Code, Owner(3))
-	list, err := s.Appointments(ctx, "centrale", time.Date(2026, 3, 4, 15, 0, 0, 0, Rome()))
+	s.Cancel(context.Background(), b3.Code, Owner(3))
+	list, err := s.Appointments(context.Background(), "centrale", time.Date(2026, 3, 4, 15, 0, 0, 0, Rome()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -928,7 +926,7 @@ func testAppointments(t *testing.T, open func() booking.Store) {
 	if !slices.Equal(got, want) {
 		t.Errorf("Appointments = %v, want %v", got, want)
 	}
-	if _, err := s.Appointments(ctx, "sud", T0); !errors.Is(err, booking.ErrUnknownOffice) {
+	if _, err := s.Appointments(context.Background(), "sud", T0); !errors.Is(err, booking.ErrUnknownOffice) {
 		t.Errorf("Appointments(unknown office) = %v", err)
 	}
 }
@@ -948,7 +946,7 @@ func testConcurrentBookers(t *testing.T, open func() booking.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := svcs[i%4].Book(ctx, Citizen(i, slot))
+			_, err := svcs[i%4].Book(context.Background(), Citizen(i, slot))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -965,7 +963,7 @@ func testConcurrentBookers(t *testing.T, open func() booking.Store) {
 	if ok != 2 || taken != 58 {
 		t.Errorf("%d booked, %d taken; want 2 (desks) and 58", ok, taken)
 	}
-	list, _ := svcs[0].Appointments(ctx, "centrale", slot.Start)
+	list, _ := svcs[0].Appointments(context.Background(), "centrale", slot.Start)
 	if len(list) != 2 {
 		t.Errorf("Appointments = %d, want 2", len(list))
 	}

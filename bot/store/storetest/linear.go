@@ -62,72 +62,74 @@ func (s linState) with(code string, slot int) linState {
 	return n
 }
 
-// BookingModel is the sequential specification of the calendar.
-var bookingModel = porcupine.Model{
-	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
-		groups := map[int][]porcupine.Operation{}
-		for _, op := range history {
-			g := op.Input.(linInput).Group
-			groups[g] = append(groups[g], op)
-		}
-		keys := make([]int, 0, len(groups))
-		for g := range groups {
-			keys = append(keys, g)
-		}
-		sort.Ints(keys)
-		out := make([][]porcupine.Operation, 0, len(keys))
-		for _, g := range keys {
-			out = append(out, groups[g])
-		}
-		return out
-	},
-	Init: func() any { return linState{where: map[string]int{}} },
-	Step: func(state, input, output any) (bool, any) {
-		s, in, out := state.(linState), input.(linInput), output.(string)
-		slot, active := s.where[in.Code]
-		switch in.Kind {
-		case "book":
-			if active {
-				return false, s
+// bookingModel is the sequential specification of the calendar.
+func bookingModel() porcupine.Model {
+	return porcupine.Model{
+		Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
+			groups := map[int][]porcupine.Operation{}
+			for _, op := range history {
+				g := op.Input.(linInput).Group
+				groups[g] = append(groups[g], op)
 			}
-			if s.count[in.Slot] < linCapacity {
-				return out == "ok", s.with(in.Code, in.Slot)
+			keys := make([]int, 0, len(groups))
+			for g := range groups {
+				keys = append(keys, g)
 			}
-			return out == "taken", s
-		case "cancel":
-			if !active {
-				return out == "notfound" || out == "inactive", s
+			sort.Ints(keys)
+			out := make([][]porcupine.Operation, 0, len(keys))
+			for _, g := range keys {
+				out = append(out, groups[g])
 			}
-			return out == "ok", s.with(in.Code, -1)
-		case "move":
-			switch {
-			case !active:
-				return out == "notfound" || out == "inactive", s
-			case slot == in.Slot:
-				return out == "ok", s
-			case s.count[in.Slot] < linCapacity:
-				return out == "ok", s.with(in.Code, in.Slot)
+			return out
+		},
+		Init: func() any { return linState{where: map[string]int{}} },
+		Step: func(state, input, output any) (bool, any) {
+			s, in, out := state.(linState), input.(linInput), output.(string)
+			slot, active := s.where[in.Code]
+			switch in.Kind {
+			case "book":
+				if active {
+					return false, s
+				}
+				if s.count[in.Slot] < linCapacity {
+					return out == "ok", s.with(in.Code, in.Slot)
+				}
+				return out == "taken", s
+			case "cancel":
+				if !active {
+					return out == "notfound" || out == "inactive", s
+				}
+				return out == "ok", s.with(in.Code, -1)
+			case "move":
+				switch {
+				case !active:
+					return out == "notfound" || out == "inactive", s
+				case slot == in.Slot:
+					return out == "ok", s
+				case s.count[in.Slot] < linCapacity:
+					return out == "ok", s.with(in.Code, in.Slot)
+				}
+				return out == "taken", s
 			}
-			return out == "taken", s
-		}
-		return false, s
-	},
-	Equal: func(a, b any) bool {
-		x, y := a.(linState), b.(linState)
-		if x.count != y.count || len(x.where) != len(y.where) {
-			return false
-		}
-		for k, v := range x.where {
-			if w, ok := y.where[k]; !ok || w != v {
+			return false, s
+		},
+		Equal: func(a, b any) bool {
+			x, y := a.(linState), b.(linState)
+			if x.count != y.count || len(x.where) != len(y.where) {
 				return false
 			}
-		}
-		return true
-	},
-	DescribeOperation: func(input, output any) string {
-		in := input.(linInput)
-		return fmt.Sprintf("%s(%s, %d) -> %v", in.Kind, in.Code, in.Slot, output)
-	},
+			for k, v := range x.where {
+				if w, ok := y.where[k]; !ok || w != v {
+					return false
+				}
+			}
+			return true
+		},
+		DescribeOperation: func(input, output any) string {
+			in := input.(linInput)
+			return fmt.Sprintf("%s(%s, %d) -> %v", in.Kind, in.Code, in.Slot, output)
+		},
+	}
 }
 
 // linSlot is the start of slot i of group g.
@@ -241,7 +243,7 @@ func History(t testing.TB, handles []booking.Store, groups, workers, ops int) []
 
 // CheckHistory checks a history against the model of the calendar.
 func CheckHistory(history []porcupine.Operation, timeout time.Duration) porcupine.CheckResult {
-	return porcupine.CheckOperationsTimeout(bookingModel, history, timeout)
+	return porcupine.CheckOperationsTimeout(bookingModel(), history, timeout)
 }
 
 // CheckThenAct wraps a Store with the classic mistake this package must
