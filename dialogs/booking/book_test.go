@@ -10,6 +10,8 @@ import (
 
 	"sportello/bot"
 	core "sportello/bot/booking"
+	"sportello/bot/store/redisstore"
+	"sportello/bot/store/redistest"
 )
 
 // bookWithButtons walks the whole booking flow with buttons up to the
@@ -487,4 +489,30 @@ func TestEarliestAnywhere(t *testing.T) {
 	if _, err := h.svc.FirstFree(context.Background(), ""); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestCalendarOutageLosesNothing breaks the calendar (a private Redis)
+// while the conversation store still works: the citizen is told to retry,
+// stays at the step, and books once the calendar is back.
+func TestCalendarOutageLosesNothing(t *testing.T) {
+	redis := redistest.Start(t)
+	rdb, err := redisstore.NewClient(redis.URL() + "?dial_timeout=200ms&max_retries=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := redisstore.New(rdb, "outage")
+	t.Cleanup(func() { cal.Close() })
+	h := newHarness(t, calendarOn(cal))
+	r := h.bookWithButtons("u", "renewal", "centrale", "Mario Rossi", cfMario)
+	contains(t, r, h.prefix("it", "booking.summary.text"))
+
+	redis.Stop()
+	r = h.press("u", "book:confirm")
+	contains(t, r, h.msg("it", "booking.unavailable", nil))
+	lacks(t, r, h.msg("it", "error.dialog", nil))
+
+	// Back up: the same confirm button books, with nothing typed again.
+	redis.Restart()
+	r = h.press("u", "book:confirm")
+	contains(t, r, "Codice di prenotazione")
 }

@@ -95,7 +95,13 @@ type option func(*harnessConfig)
 type harnessConfig struct {
 	comune *comune.Comune
 	store  func(t testing.TB, clock func() time.Time) fullStore
+	// calendar, when set, keeps the bookings apart from the conversations.
+	calendar core.Store
 }
+
+// calendarOn keeps the bookings in st, apart from the conversations: to
+// break the calendar while the conversations still work.
+func calendarOn(st core.Store) option { return func(h *harnessConfig) { h.calendar = st } }
 
 func withComune(c *comune.Comune) option { return func(h *harnessConfig) { h.comune = c } }
 
@@ -132,6 +138,10 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	}
 	h := &harness{t: t, now: start, c: cfg.comune, outbox: &outbox{seen: map[string]bool{}, msgs: map[bot.Conversation][]bot.Reply{}, expires: map[string]time.Time{}}}
 	st := cfg.store(t, h.clock)
+	var cal core.Store = st
+	if cfg.calendar != nil {
+		cal = cfg.calendar
+	}
 	var err error
 	h.cat, err = locale.Load(locales.FS())
 	if err != nil {
@@ -146,7 +156,7 @@ func newHarness(t testing.TB, opts ...option) *harness {
 		t.Fatal(err)
 	}
 	h.svc, err = core.New(core.Config{
-		Comune: h.c, Store: st, PIIKey: []byte("0123456789abcdef-test-key"), Notifier: notifier, Now: h.clock,
+		Comune: h.c, Store: cal, PIIKey: []byte("0123456789abcdef-test-key"), Notifier: notifier, Now: h.clock,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
