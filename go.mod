@@ -3,6 +3,7 @@ module sportello
 go 1.26.8
 
 require (
+	github.com/arran4/golang-ical v0.3.4
 	github.com/anishathalye/porcupine v1.3.1 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
