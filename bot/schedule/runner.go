@@ -234,26 +234,30 @@ func (q *queueRunner) loop(ctx, hctx context.Context) {
 			more = true // claim as soon as a slot frees
 			continue
 		}
+		if ctx.Err() != nil {
+			return
+		}
 		free := q.Concurrency - busy
-		claimed, err := q.claim(ctx, free)
+		at := time.Now() // the leases run from here
+		claimed, err := q.claim(ctx, at, free)
 		more = err == nil && len(claimed) == free
 		for _, j := range claimed {
 			busy++
 			jobs.Go(func() {
 				defer func() { finished <- struct{}{} }()
-				q.run(hctx, j, time.Now())
+				q.run(hctx, j, at)
 			})
 		}
 		wake.Reset(q.r.poll)
 	}
 }
 
-func (q *queueRunner) claim(ctx context.Context, limit int) ([]Job, error) {
+func (q *queueRunner) claim(ctx context.Context, now time.Time, limit int) ([]Job, error) {
 	// A claim already sent completes even when ctx ends meanwhile, so that
 	// its jobs are not left leased for nothing.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
-	jobs, err := q.r.backend.Claim(cctx, q.Name, time.Now(), q.Lease, limit)
+	jobs, err := q.r.backend.Claim(cctx, q.Name, now, q.Lease, limit)
 	switch {
 	case err != nil && !q.failing:
 		q.failing = true
@@ -270,7 +274,7 @@ func (q *queueRunner) claim(ctx context.Context, limit int) ([]Job, error) {
 	return jobs, err
 }
 
-// run runs one claimed job and records its outcome.
+// run runs one job claimed at claimed and records its outcome.
 func (q *queueRunner) run(hctx context.Context, j Job, claimed time.Time) {
 	m, log := q.r.metrics, q.r.log.With(slog.String("queue", q.Name), slog.String("job_id", j.ID), slog.Int("attempt", j.Attempt))
 	m.lag(q.Name, claimed.Sub(j.Due))

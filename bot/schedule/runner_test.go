@@ -84,6 +84,8 @@ func start(t *testing.T, r *schedule.Runner) (stop func() error) {
 
 func newRunner(t *testing.T, b schedule.Backend, queues []schedule.Queue, opts ...schedule.Option) *schedule.Runner {
 	t.Helper()
+	// Logs show with -v or on failure; later options (a test's own logger) win.
+	opts = append([]schedule.Option{schedule.WithLogger(slog.New(slog.NewTextHandler(t.Output(), nil)))}, opts...)
 	r, err := schedule.NewRunner(b, queues, opts...)
 	if err != nil {
 		t.Fatalf("NewRunner = %v", err)
@@ -219,11 +221,15 @@ func TestKickRunsWithoutWaitingForThePoll(t *testing.T) {
 func TestRetryWithBackoffThenSuccess(t *testing.T) {
 	backends(t, func(t *testing.T, open func() backend) {
 		b := open()
-		attempts := make(chan int, 10)
+		type call struct {
+			attempt int
+			at      time.Time
+		}
+		calls := make(chan call, 10)
 		r := newRunner(t, b, []schedule.Queue{{
 			Name: "tasks", MinBackoff: 20 * time.Millisecond, MaxBackoff: 40 * time.Millisecond,
 			Handler: func(_ context.Context, j schedule.Job) error {
-				attempts <- j.Attempt
+				calls <- call{j.Attempt, time.Now()}
 				if j.Attempt < 2 {
 					return errors.New("flaky")
 				}
@@ -234,13 +240,17 @@ func TestRetryWithBackoffThenSuccess(t *testing.T) {
 		start(t, r)
 		var last time.Time
 		for want := range 3 {
-			if got := recv(t, attempts, "attempt"); got != want {
-				t.Fatalf("attempt = %d, want %d", got, want)
+			c := recv(t, calls, "attempt")
+			if c.attempt != want {
+				t.Fatalf("attempt = %d, want %d", c.attempt, want)
 			}
-			if want > 0 && time.Since(last) < 10*time.Millisecond {
-				t.Errorf("retry %d came %v after the failure, want at least half the 20ms backoff", want, time.Since(last))
+			// Backoff after attempt n is within [MinBackoff<<n / 2, MinBackoff<<n].
+			if want > 0 {
+				if gap, least := c.at.Sub(last), (20*time.Millisecond<<(want-1))/2; gap < least {
+					t.Errorf("retry %d came %v after the failed attempt, want at least %v", want, gap, least)
+				}
 			}
-			last = time.Now()
+			last = c.at
 		}
 		eventually(t, "the job is done", pendingIs(t, b, "tasks", 0))
 	})
