@@ -64,7 +64,7 @@ func InfoFrom(ctx context.Context) (Info, bool) {
 // Deliverer delivers the pushes of the channels this process serves.
 type Deliverer struct {
 	runner      *schedule.Runner
-	senders     map[string]Sender
+	senders     map[string]Sender // by queue
 	unreachable func(ctx context.Context, conv bot.Conversation, err error)
 	log         *slog.Logger
 	metrics     *Metrics
@@ -127,13 +127,14 @@ func WithMetrics(m *Metrics) Option { return func(c *delivererConfig) { c.d.metr
 // WithClock replaces time.Now for expiry decisions, for tests.
 func WithClock(now func() time.Time) Option { return func(c *delivererConfig) { c.d.now = now } }
 
-// NewDeliverer returns a deliverer of the pushes for the channels in
-// senders (keyed by channel name), claiming them from b. Call Run.
+// NewDeliverer returns a deliverer of the pushes for the routes in senders
+// (keyed by route: a channel name, or Route(conv, true) for a per-user
+// channel), claiming them from b. Call Run.
 func NewDeliverer(b schedule.Backend, senders map[string]Sender, opts ...Option) (*Deliverer, error) {
 	if len(senders) == 0 {
 		return nil, errors.New("push: a deliverer needs at least one sender")
 	}
-	d := &Deliverer{senders: maps.Clone(senders), log: slog.Default(), now: time.Now}
+	d := &Deliverer{senders: map[string]Sender{}, log: slog.Default(), now: time.Now}
 	c := &delivererConfig{d: d, bulk: 1}
 	for _, o := range opts {
 		o(c)
@@ -146,6 +147,7 @@ func NewDeliverer(b schedule.Backend, senders map[string]Sender, opts ...Option)
 		if senders[ch] == nil {
 			return nil, fmt.Errorf("push: nil sender for channel %s", ch)
 		}
+		d.senders[Queue(ch)], d.senders[BulkQueue(ch)] = senders[ch], senders[ch]
 		lane := c.lane
 		lane.Name, lane.Handler = Queue(ch), d.deliver
 		queues = append(queues, lane)
@@ -173,9 +175,9 @@ func (d *Deliverer) deliver(ctx context.Context, j schedule.Job) error {
 		return schedule.Permanent(fmt.Errorf("push %s: %w", j.ID, err))
 	}
 	log := d.log.With(slog.String("push_id", j.ID), slog.String("channel", p.Channel))
-	s := d.senders[p.Channel]
+	s := d.senders[j.Queue]
 	if s == nil {
-		return schedule.Permanent(fmt.Errorf("push %s: channel %s not served here", j.ID, p.Channel))
+		return schedule.Permanent(fmt.Errorf("push %s: queue %s not served here", j.ID, j.Queue))
 	}
 	expires := p.expires()
 	if !expires.IsZero() {

@@ -14,10 +14,17 @@
 // never holds up a reminder. Senders learn which lane a push came from
 // through InfoFrom, to put bulk pushes behind interactive replies in their
 // own rate limits.
+//
+// A push waits under its route: the channel's name, or, for a channel whose
+// citizens are each served by a process of their own (the terminal chat,
+// declared with PerUser), the channel's name and a tag of the citizen, so
+// that only that citizen's process claims it.
 package push
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -26,11 +33,21 @@ import (
 	"sportello/bot/schedule"
 )
 
-// Queue is the queue of the channel's pushes, "push:<channel>".
-func Queue(channel string) string { return "push:" + channel }
+// Queue is the queue of the pushes on a route, "push:<route>".
+func Queue(route string) string { return "push:" + route }
 
-// BulkQueue is the queue of the channel's bulk pushes, "push:<channel>:bulk".
-func BulkQueue(channel string) string { return "push:" + channel + ":bulk" }
+// Route is where conv's pushes wait: its channel, or, when perUser, its
+// channel and a tag of its user ("console-3f2a...").
+func Route(conv bot.Conversation, perUser bool) string {
+	if !perUser {
+		return conv.Channel
+	}
+	h := sha256.Sum256([]byte(conv.User))
+	return conv.Channel + "-" + hex.EncodeToString(h[:8])
+}
+
+// BulkQueue is the queue of the bulk pushes on a route, "push:<route>:bulk".
+func BulkQueue(route string) string { return "push:" + route + ":bulk" }
 
 // Store is where an Outbox keeps pushes: *redisstore.Store or
 // *boltstore.Store.
@@ -47,9 +64,10 @@ type Kicker interface {
 
 // Outbox enqueues pushes. It is safe for concurrent use.
 type Outbox struct {
-	store Store
-	kick  Kicker
-	now   func() time.Time
+	store   Store
+	kick    Kicker
+	now     func() time.Time
+	perUser map[string]bool
 }
 
 // OutboxOption configures an Outbox.
@@ -58,6 +76,22 @@ type OutboxOption func(*Outbox)
 // WithKicker wakes k when a push is due at once (usually this process's
 // Deliverer).
 func WithKicker(k Kicker) OutboxOption { return func(o *Outbox) { o.kick = k } }
+
+// PerUser routes the pushes of these channels per citizen (see Route): use
+// it for channels where each citizen's process delivers their own pushes.
+func PerUser(channels ...string) OutboxOption {
+	return func(o *Outbox) {
+		if o.perUser == nil {
+			o.perUser = map[string]bool{}
+		}
+		for _, c := range channels {
+			o.perUser[c] = true
+		}
+	}
+}
+
+// Route is where the outbox puts conv's pushes.
+func (o *Outbox) Route(conv bot.Conversation) string { return Route(conv, o.perUser[conv.Channel]) }
 
 // NewOutbox returns an outbox storing pushes in s.
 func NewOutbox(s Store, opts ...OutboxOption) *Outbox {
@@ -119,9 +153,9 @@ func (o *Outbox) Send(ctx context.Context, id string, conv bot.Conversation, rep
 	if err != nil {
 		return fmt.Errorf("push %s: %w", id, err)
 	}
-	queue := Queue(conv.Channel)
+	queue := Queue(o.Route(conv))
 	if so.bulk {
-		queue = BulkQueue(conv.Channel)
+		queue = BulkQueue(o.Route(conv))
 	}
 	if err := o.store.Schedule(ctx, schedule.Job{Queue: queue, ID: id, Due: so.due, Payload: b}); err != nil {
 		return fmt.Errorf("push %s: %w", id, err)
@@ -132,14 +166,15 @@ func (o *Outbox) Send(ctx context.Context, id string, conv bot.Conversation, rep
 	return nil
 }
 
-// Cancel withdraws the push id on channel, from both lanes. A push already
+// Cancel withdraws the push id to conv, from both lanes. A push already
 // being delivered may still arrive. Cancelling a missing push is not an
 // error.
-func (o *Outbox) Cancel(ctx context.Context, channel, id string) error {
-	if err := validChannel(channel); err != nil {
+func (o *Outbox) Cancel(ctx context.Context, conv bot.Conversation, id string) error {
+	if err := validChannel(conv.Channel); err != nil {
 		return err
 	}
-	for _, q := range []string{Queue(channel), BulkQueue(channel)} {
+	route := o.Route(conv)
+	for _, q := range []string{Queue(route), BulkQueue(route)} {
 		if err := o.store.Cancel(ctx, q, id); err != nil {
 			return fmt.Errorf("push %s: cancel: %w", id, err)
 		}

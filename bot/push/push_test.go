@@ -568,14 +568,14 @@ func TestCancel(t *testing.T) {
 		send(t, o, "remind:X", citizen, text("x"), later)
 		send(t, o, "notice:X", citizen, text("x"), later, push.Bulk())
 		for _, id := range []string{"remind:X", "notice:X", "missing"} {
-			if err := o.Cancel(context.Background(), "telegram", id); err != nil {
+			if err := o.Cancel(context.Background(), citizen, id); err != nil {
 				t.Fatalf("Cancel(%s) = %v", id, err)
 			}
 		}
 		if !drained(t, b, push.Queue("telegram"), push.BulkQueue("telegram"))() {
 			t.Error("pushes left after Cancel")
 		}
-		if err := o.Cancel(context.Background(), "Tele:gram", "x"); err == nil {
+		if err := o.Cancel(context.Background(), bot.Conversation{Channel: "Tele:gram", User: "1"}, "x"); err == nil {
 			t.Error("Cancel on an invalid channel = nil, want an error")
 		}
 	})
@@ -635,4 +635,35 @@ func TestNewDelivererRejectsBadSenders(t *testing.T) {
 			t.Errorf("NewDeliverer(%s) = nil error, want one", name)
 		}
 	}
+}
+
+// TestPerUserRoutes: on a per-user channel each citizen's deliverer gets
+// only that citizen's pushes, however many other deliverers poll.
+func TestPerUserRoutes(t *testing.T) {
+	backends(t, func(t *testing.T, open func() backend) {
+		o := push.NewOutbox(open(), push.PerUser("console"))
+		a := bot.Conversation{Channel: "console", User: "alice"}
+		b := bot.Conversation{Channel: "console", User: "bob"}
+		if ra, rb := o.Route(a), o.Route(b); ra == rb || ra == "console" {
+			t.Fatalf("Route(alice) = %q, Route(bob) = %q: want distinct per-user routes", ra, rb)
+		}
+		recA, recB := newRecorder(nil), newRecorder(nil)
+		run(t, open(), map[string]push.Sender{push.Route(a, true): recA})
+		run(t, open(), map[string]push.Sender{push.Route(b, true): recB})
+		for i := range 5 {
+			send(t, o, fmt.Sprintf("for-bob-%d", i), b, text("bob"))
+			send(t, o, fmt.Sprintf("for-alice-%d", i), a, text("alice"))
+		}
+		for range 5 {
+			if d := recB.next(t, "bob's push"); d.conv != b {
+				t.Errorf("bob's deliverer got a push for %v", d.conv)
+			}
+			if d := recA.next(t, "alice's push"); d.conv != a {
+				t.Errorf("alice's deliverer got a push for %v", d.conv)
+			}
+		}
+		if err := o.Cancel(context.Background(), b, "for-bob-0"); err != nil {
+			t.Errorf("Cancel on a per-user route = %v", err)
+		}
+	})
 }

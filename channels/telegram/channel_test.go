@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"sportello/bot"
+	"sportello/bot/push"
 	"sportello/channels/telegram/internal/fakeapi"
 	"sportello/locales"
 )
@@ -655,7 +656,7 @@ func TestPushAsksToRetryDuringAPause(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	err := r.ch.Push(ctx, bot.Conversation{Channel: Channel, User: "31"}, []bot.Reply{{Text: "avviso"}})
-	var ra *RetryAfterError
+	var ra *push.RetryAfterError
 	if !errors.As(err, &ra) || ra.After <= 0 || ra.After > 5*time.Second {
 		t.Fatalf("Got(Push during a 429 pause) = %v, want a *RetryAfterError within retry_after", err)
 	}

@@ -4,33 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"sportello/bot"
+	"sportello/bot/push"
 )
 
 // ErrUnreachable is returned by Push for a citizen who blocked the bot: a
-// permanent failure, do not retry.
-var ErrUnreachable = errors.New("telegram: citizen unreachable (bot blocked)")
+// permanent failure, do not retry. It wraps push.ErrUnreachable.
+var ErrUnreachable = fmt.Errorf("telegram: citizen blocked the bot: %w", push.ErrUnreachable)
 
-// RetryAfterError is returned by Push when Telegram asked to slow down and
-// ctx ended before the message could go: try again after After. (Shaped
-// like bot/push's, which replaces it once that package lands.)
-type RetryAfterError struct {
-	After time.Duration
-	Err   error
-}
-
-func (e *RetryAfterError) Error() string {
-	return fmt.Sprintf("telegram: rate limited, retry after %s: %v", e.After, e.Err)
-}
-
-func (e *RetryAfterError) Unwrap() error { return e.Err }
+var _ push.Sender = (*Chan)(nil)
 
 // Push sends replies to a citizen outside a conversation turn (reminders,
 // notices) at bulk priority: after every reply to citizens talking now. It
 // returns when the messages are sent, ErrUnreachable for a citizen who
-// blocked the bot, or a *RetryAfterError when ctx ends while Telegram's
+// blocked the bot, or a *push.RetryAfterError when ctx ends while Telegram's
 // rate limit holds the messages back (those not yet sent are dropped).
 func (c *Chan) Push(ctx context.Context, conv bot.Conversation, replies []bot.Reply) error {
 	if conv.Channel != Channel {
@@ -57,7 +45,7 @@ func (c *Chan) Push(ctx context.Context, conv bot.Conversation, replies []bot.Re
 	case ctx.Err() != nil:
 		c.send.cancel(b)
 		if wait := c.send.pausedFor(); wait > 0 {
-			return &RetryAfterError{After: wait, Err: ctx.Err()}
+			return &push.RetryAfterError{After: wait, Err: ctx.Err()}
 		}
 		return fmt.Errorf("telegram: push: %w", ctx.Err())
 	default:
