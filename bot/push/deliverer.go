@@ -49,7 +49,7 @@ type Info struct {
 	ID      string
 	Bulk    bool      // from the bulk lane: may wait behind interactive replies
 	Attempt int       // 0 on the first delivery attempt
-	Due     time.Time // when the push was due
+	Due     time.Time // when this attempt was due
 	Expires time.Time // zero when it never expires
 }
 
@@ -83,7 +83,7 @@ type delivererConfig struct {
 
 // OnUnreachable calls fn (synchronously, so keep it short) when a push is
 // dropped because its recipient is unreachable, for example to end the
-// citizen's subscriptions.
+// citizen's subscriptions. InfoFrom(ctx) tells which push it was.
 func OnUnreachable(fn func(ctx context.Context, conv bot.Conversation, err error)) Option {
 	return func(c *delivererConfig) { c.d.unreachable = fn }
 }

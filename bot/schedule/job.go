@@ -19,6 +19,11 @@
 //     claimable again with Attempt+1: this is how a crashed worker's job is
 //     run again. Handlers must therefore be idempotent.
 //
+// Claim's now comes from the caller's clock, so replicas sharing one Redis
+// need synchronised clocks (NTP): a skew shortens or lengthens a lease by as
+// much. There is no lease extension: a Runner ends a handler's context at
+// nine tenths of the lease, so pick a lease well above a handler's run time.
+//
 // A Runner polls queues, claims jobs and calls their handlers with bounded
 // concurrency, retrying failures with exponential backoff.
 package schedule
