@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,13 +28,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"sportello/bot"
+	"sportello/bot/admin"
+	"sportello/bot/booking"
 	"sportello/bot/comune"
 	"sportello/bot/config"
 	"sportello/bot/locale"
+	"sportello/bot/push"
+	"sportello/bot/schedule"
 	"sportello/bot/server"
 	"sportello/bot/store/boltstore"
 	"sportello/bot/store/redisstore"
 	"sportello/channels/console"
+	"sportello/channels/telegram"
+	bookflow "sportello/dialogs/booking"
 	"sportello/dialogs/expiry"
 	"sportello/dialogs/faq"
 	"sportello/locales"
@@ -75,26 +82,40 @@ func usage(w io.Writer) {
 
 Configuration (environment variables):
 `)
-	for _, v := range config.Variables() {
+	for _, v := range append(config.Variables(), telegram.Variables()...) {
 		fmt.Fprintf(w, "  %-28s %s\n  %-28s default: %s\n", v.Name, v.Meaning, "", v.Default)
 	}
 }
 
-// stateStore is what main needs of a state backend.
+// stateStore is what main needs of a state backend: *redisstore.Store and
+// *boltstore.Store are both one.
 type stateStore interface {
 	bot.StateStore
+	booking.Store
+	schedule.Backend
+	push.Store
 	Ping(ctx context.Context) error
+	Secret(ctx context.Context, name string, n int) ([]byte, error)
 	Close() error
 }
 
 // app is everything both commands share.
 type app struct {
-	cfg    *config.Config
-	log    *slog.Logger
-	comune *comune.Comune
-	store  stateStore
-	engine *bot.Engine
-	reg    *prometheus.Registry
+	cfg     *config.Config
+	log     *slog.Logger
+	comune  *comune.Comune
+	store   stateStore
+	engine  *bot.Engine
+	cat     *locale.Catalog
+	reg     *prometheus.Registry
+	booking *booking.Service
+	outbox  *push.Outbox
+
+	// Background loops (timed jobs, push delivery) run until stop is
+	// called; close waits for them.
+	loops   sync.WaitGroup
+	stopCtx context.Context
+	stop    context.CancelFunc
 }
 
 // build reads the configuration and assembles the engine and its store.
@@ -130,36 +151,120 @@ func build(ctx context.Context, getenv func(string) string, logOut io.Writer, de
 		return nil, err
 	}
 
-	a := &app{cfg: cfg, log: log, comune: c, reg: prometheus.NewRegistry()}
+	a := &app{cfg: cfg, log: log, comune: c, cat: cat, reg: prometheus.NewRegistry()}
+	a.stopCtx, a.stop = context.WithCancel(context.WithoutCancel(ctx))
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if a.store, err = openStore(ctx, cfg, log); err != nil {
 		return nil, err
 	}
-	a.engine, err = bot.New(bot.Config{
-		Store:      a.store,
-		Catalog:    cat,
-		Vocabulary: vocab,
-		Dialogs: []bot.Dialog{
-			faq.New(knowledge, c),
-			expiry.New(cat, expiry.Config{
-				Location:         c.Location(),
-				RenewalDays:      knowledge.Facts.RenewalDays,
-				PaperInvalidFrom: knowledge.Facts.PaperInvalidFrom,
-			}),
-		},
-		Understander: faq.NewMatcher(knowledge, cat),
-		Office:       c.Name,
-		SessionTTL:   cfg.SessionTTL,
-		ProfileTTL:   cfg.ProfileTTL,
-		Logger:       log,
-		Metrics:      bot.NewMetrics(a.reg),
-	})
-	if err != nil {
+	if err := a.assemble(ctx, vocab, knowledge); err != nil {
 		a.store.Close()
 		return nil, err
 	}
 	log.Info("sportello ready", slog.String("comune", c.Name), slog.Int("offices", len(c.Offices)))
 	return a, nil
+}
+
+// assemble builds the booking calendar, the push outbox, the dialogs and the
+// engine on the open store.
+func (a *app) assemble(ctx context.Context, vocab *bot.Vocabulary, knowledge *faq.Knowledge) error {
+	key, err := a.piiKey(ctx)
+	if err != nil {
+		return err
+	}
+	// Each terminal chat prints its own citizen's pushes only.
+	a.outbox = push.NewOutbox(a.store, push.PerUser(console.Channel))
+	notifier, err := bookflow.NewNotifier(bookflow.NotifierConfig{
+		Catalog: a.cat, Comune: a.comune,
+		Sender: bookflow.SenderFunc(func(ctx context.Context, id string, conv bot.Conversation, r []bot.Reply, expires time.Time) error {
+			var opts []push.SendOption
+			if !expires.IsZero() {
+				opts = append(opts, push.ExpiresAt(expires))
+			}
+			return a.outbox.Send(ctx, id, conv, r, opts...)
+		}),
+	})
+	if err != nil {
+		return err
+	}
+	a.booking, err = booking.New(booking.Config{Comune: a.comune, Store: a.store, PIIKey: key, Notifier: notifier, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	dialogs, err := bookflow.Dialogs(bookflow.Config{Service: a.booking, Catalog: a.cat, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	dialogs = append(dialogs,
+		faq.New(knowledge, a.comune),
+		expiry.New(a.cat, expiry.Config{
+			Location:         a.comune.Location(),
+			RenewalDays:      knowledge.Facts.RenewalDays,
+			PaperInvalidFrom: knowledge.Facts.PaperInvalidFrom,
+		}))
+	a.engine, err = bot.New(bot.Config{
+		Store:        a.store,
+		Catalog:      a.cat,
+		Vocabulary:   vocab,
+		Dialogs:      dialogs,
+		Understander: faq.NewMatcher(knowledge, a.cat),
+		Office:       a.comune.Name,
+		SessionTTL:   a.cfg.SessionTTL,
+		ProfileTTL:   a.cfg.ProfileTTL,
+		Logger:       a.log,
+		Metrics:      bot.NewMetrics(a.reg),
+	})
+	return err
+}
+
+// piiKey is SPORTELLO_PII_KEY, or a key generated once and kept in the store
+// (so that `go run .` works with nothing configured and every replica on one
+// Redis agrees on it).
+func (a *app) piiKey(ctx context.Context) ([]byte, error) {
+	if a.cfg.PIIKey != "" {
+		return []byte(a.cfg.PIIKey), nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	key, err := a.store.Secret(sctx, "pii-key", 32)
+	if err != nil {
+		return nil, fmt.Errorf("SPORTELLO_PII_KEY is unset and the store could not provide the generated key (set SPORTELLO_PII_KEY, or make the store reachable): %w", err)
+	}
+	a.log.Warn("SPORTELLO_PII_KEY is unset: fiscal code pseudonyms use a key generated and kept in the store; set SPORTELLO_PII_KEY in production")
+	return key, nil
+}
+
+// background runs the timed jobs (the booking calendar's deadlines) and the
+// delivery of pushes to the channels this process serves, until close.
+func (a *app) background(senders map[string]push.Sender) error {
+	tasks, err := schedule.NewRunner(a.store, []schedule.Queue{a.booking.Queue()},
+		schedule.WithLogger(a.log), schedule.WithMetrics(schedule.NewMetrics(a.reg)))
+	if err != nil {
+		return err
+	}
+	if err := a.booking.StartSweeping(a.stopCtx, a.store); err != nil {
+		a.log.Error("schedule the booking sweep", slog.Any("error", err))
+	}
+	a.goLoop("timed jobs", tasks.Run)
+	if len(senders) == 0 {
+		return nil
+	}
+	deliverer, err := push.NewDeliverer(a.store, senders, push.WithLogger(a.log), push.WithMetrics(push.NewMetrics(a.reg)))
+	if err != nil {
+		return err
+	}
+	a.goLoop("push delivery", deliverer.Run)
+	return nil
+}
+
+func (a *app) goLoop(name string, run func(context.Context) error) {
+	a.loops.Add(1)
+	go func() {
+		defer a.loops.Done()
+		if err := run(a.stopCtx); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Error(name+" stopped", slog.Any("error", err))
+		}
+	}()
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -200,14 +305,16 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (state
 	return s, nil
 }
 
-// close shuts the engine down (finishing turns in flight) and closes the
-// store.
+// close shuts the engine down (finishing turns in flight), stops the
+// background loops and waits for them, and closes the store.
 func (a *app) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := a.engine.Shutdown(ctx); err != nil {
 		a.log.Error("shutdown", slog.Any("error", err))
 	}
+	a.stop()
+	a.loops.Wait()
 	if err := a.store.Close(); err != nil {
 		a.log.Error("close store", slog.Any("error", err))
 	}
@@ -219,6 +326,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	tgCfg, tgOn, err := telegram.ConfigFromEnv(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "sportello: %v\n", err)
+		return 1
+	}
 	a, err := build(ctx, getenv, stderr, "info")
 	if err != nil {
 		fmt.Fprintf(stderr, "sportello: %v\n", err)
@@ -227,20 +339,74 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	defer a.close()
 
 	srv := server.New(a.cfg.Addr, a.reg, a.store.Ping, a.log)
+	staff, err := admin.New(admin.Config{Token: a.cfg.AdminToken, Service: a.booking, Logger: a.log})
+	if err != nil {
+		fmt.Fprintf(stderr, "sportello: %v\n", err)
+		return 1
+	}
+	srv.Handle("/api/v1/", staff)
+	var tg *telegram.Chan
+	if tgOn {
+		if tg, err = newTelegram(tgCfg, a); err != nil {
+			fmt.Fprintf(stderr, "sportello: %v\n", err)
+			return 1
+		}
+		if path := tgCfg.WebhookPath(); path != "" {
+			srv.Handle(path, tg.WebhookHandler())
+		}
+	}
 	l, err := srv.Listen()
 	if err != nil {
 		fmt.Fprintf(stderr, "sportello: %v\n", err)
 		return 1
 	}
 	a.log.Info("http server listening", slog.String("addr", l.Addr().String()))
-	a.log.Info("no chat channel is configured: set TELEGRAM_BOT_TOKEN, or try `go run . chat` in a terminal")
-
-	if err := srv.Serve(ctx, l, a.cfg.ShutdownTimeout); err != nil {
-		a.log.Error("http server stopped", slog.Any("error", err))
+	if tg != nil {
+		// The socket is open, so webhook deliveries wait for Serve.
+		if err := tg.Start(ctx); err != nil {
+			fmt.Fprintf(stderr, "sportello: %v\n", err)
+			return 1
+		}
+	} else {
+		a.log.Info("no chat channel is configured: set TELEGRAM_BOT_TOKEN, or try `go run . chat` in a terminal")
+	}
+	senders := map[string]push.Sender{}
+	if tg != nil {
+		senders[telegram.Channel] = tg
+	}
+	if err := a.background(senders); err != nil {
+		fmt.Fprintf(stderr, "sportello: %v\n", err)
 		return 1
 	}
+	if a.cfg.AdminToken == "" {
+		a.log.Info("staff API is off: set SPORTELLO_ADMIN_TOKEN to turn it on")
+	}
+
+	serveErr := srv.Serve(ctx, l, a.cfg.ShutdownTimeout)
 	a.log.Info("shutting down: finishing turns in flight")
+	if tg != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+		if err := tg.Shutdown(sctx); err != nil {
+			a.log.Error("telegram shutdown", slog.Any("error", err))
+		}
+		cancel()
+	}
+	if serveErr != nil {
+		a.log.Error("http server stopped", slog.Any("error", serveErr))
+		return 1
+	}
 	return 0
+}
+
+// newTelegram builds the Telegram channel on the app's engine and store.
+func newTelegram(cfg telegram.Config, a *app) (*telegram.Chan, error) {
+	inbox, err := telegram.InboxFor(a.store)
+	if err != nil {
+		return nil, err
+	}
+	return telegram.New(cfg, telegram.Options{
+		Engine: a.engine, Inbox: inbox, Catalog: a.cat, Logger: a.log, Metrics: a.reg,
+	})
 }
 
 func chat(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -268,6 +434,10 @@ func chat(ctx context.Context, args []string, getenv func(string) string, stdin 
 	defer a.close()
 
 	con := console.New(a.engine, stdin, stdout, console.Options{User: *user, Lang: locale.Normalize(*lang), JSON: *jsonMode})
+	if err := a.background(map[string]push.Sender{a.outbox.Route(con.Conversation()): con}); err != nil {
+		fmt.Fprintf(stderr, "sportello: %v\n", err)
+		return 1
+	}
 	if err := con.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "sportello chat: %v\n", err)
 		return 1

@@ -27,6 +27,10 @@ import (
 
 var binary string
 
+// testPIIKey stands in for SPORTELLO_PII_KEY where the store cannot
+// generate one (it is down at start).
+const testPIIKey = "0123456789abcdef0123456789abcdef"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "sportello-e2e")
 	if err != nil {
@@ -58,6 +62,7 @@ func sportello(t *testing.T, env map[string]string, args ...string) *exec.Cmd {
 }
 
 type chatLine struct {
+	Push    bool `json:"-"`
 	Replies []struct {
 		Text    string `json:"text"`
 		Buttons []struct {
@@ -357,7 +362,7 @@ func TestServiceJSONLogs(t *testing.T) {
 func TestServiceRedisOutage(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Stop()
-	cmd, base, logs := service(t, map[string]string{"REDIS_URL": srv.URL() + "?dial_timeout=200ms&max_retries=1"})
+	cmd, base, logs := service(t, map[string]string{"REDIS_URL": srv.URL() + "?dial_timeout=200ms&max_retries=1", "SPORTELLO_PII_KEY": testPIIKey})
 	if code, _ := get(t, base+"/readyz"); code != 503 {
 		t.Errorf("GET /readyz with Redis down = %d, want 503", code)
 	}
@@ -381,7 +386,7 @@ func TestServiceRedisOutage(t *testing.T) {
 func TestChatWhileRedisIsDown(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Stop()
-	lines := chatJSON(t, map[string]string{"REDIS_URL": srv.URL() + "?dial_timeout=200ms&max_retries=1"}, []string{"ciao", "menu"})
+	lines := chatJSON(t, map[string]string{"REDIS_URL": srv.URL() + "?dial_timeout=200ms&max_retries=1", "SPORTELLO_PII_KEY": testPIIKey}, []string{"ciao", "menu"})
 	for _, l := range lines {
 		if l.Error == "" || !strings.Contains(l.text(), "problema tecnico") {
 			t.Errorf("turn with Redis down = %+v, want an apology and an error", l)
@@ -452,5 +457,187 @@ offices:
 		if !strings.Contains(lines[i].text(), w) {
 			t.Errorf("Got(reply %d) = %q, want %q in it", i, lines[i].text(), w)
 		}
+	}
+}
+
+func TestRedisDownAtStartWithoutPIIKeyNamesTheVariable(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Stop()
+	cmd := sportello(t, map[string]string{"REDIS_URL": srv.URL() + "?dial_timeout=200ms&max_retries=1"}, "chat", "--json")
+	cmd.Stdin = strings.NewReader("ciao\n")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "SPORTELLO_PII_KEY") {
+		t.Errorf("err=%v output %q, want a failure naming SPORTELLO_PII_KEY", err, out)
+	}
+}
+
+// chatProcess is a running `sportello chat --json` for one citizen.
+type chatProcess struct {
+	t     *testing.T
+	stdin io.WriteCloser
+	lines chan chatLine
+	cmd   *exec.Cmd
+}
+
+func startChat(t *testing.T, env map[string]string, user string) *chatProcess {
+	t.Helper()
+	cmd := sportello(t, env, "chat", "--json", "--user", user)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &chatProcess{t: t, stdin: stdin, lines: make(chan chatLine, 16), cmd: cmd}
+	go func() {
+		defer close(c.lines)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var l chatLine
+			var push struct {
+				Push *json.RawMessage `json:"push"`
+			}
+			if json.Unmarshal(sc.Bytes(), &push) == nil && push.Push != nil {
+				var r struct {
+					Text    string `json:"text"`
+					Buttons []struct {
+						ID    string `json:"id"`
+						Label string `json:"label"`
+					} `json:"buttons"`
+				}
+				json.Unmarshal(*push.Push, &r)
+				l.Push = true
+				l.Replies = append(l.Replies, struct {
+					Text    string `json:"text"`
+					Buttons []struct {
+						ID    string `json:"id"`
+						Label string `json:"label"`
+					} `json:"buttons"`
+					Attachments []struct {
+						Name        string `json:"name"`
+						ContentType string `json:"content_type"`
+					} `json:"attachments"`
+				}{Text: r.Text, Buttons: r.Buttons})
+			} else if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+				t.Errorf("stdout line %q is not JSON", sc.Text())
+				return
+			}
+			c.lines <- l
+		}
+	}()
+	t.Cleanup(func() {
+		c.stdin.Close()
+		c.cmd.Wait()
+	})
+	return c
+}
+
+// say sends one input line and returns its one output line.
+func (c *chatProcess) say(line string) chatLine {
+	c.t.Helper()
+	if _, err := io.WriteString(c.stdin, line+"\n"); err != nil {
+		c.t.Fatal(err)
+	}
+	return c.next(false)
+}
+
+func (c *chatProcess) next(push bool) chatLine {
+	c.t.Helper()
+	select {
+	case l, ok := <-c.lines:
+		if !ok {
+			c.t.Fatal("chat process ended")
+		}
+		if l.Push != push {
+			c.t.Fatalf("got push=%v line %+v, want push=%v", l.Push, l, push)
+		}
+		return l
+	case <-time.After(30 * time.Second):
+		c.t.Fatalf("no output within 30s (waiting for push=%v)", push)
+	}
+	return chatLine{}
+}
+
+func (l chatLine) buttons() []string {
+	var ids []string
+	for _, r := range l.Replies {
+		for _, b := range r.Buttons {
+			ids = append(ids, b.ID)
+		}
+	}
+	return ids
+}
+
+func press(id string) string { return `{"button":"` + id + `"}` }
+
+// TestWaitlistOfferIsPushedToTheWaitingChat: two citizens in two chat
+// processes on one Redis; the second joins the waitlist for the only slot;
+// when the first cancels, the second's terminal prints the offer as a push
+// line, and accepting it books the slot.
+func TestWaitlistOfferIsPushedToTheWaitingChat(t *testing.T) {
+	url := redistest.URL(t)
+	day := time.Now().AddDate(0, 0, 3).Format(time.DateOnly)
+	comuneFile := filepath.Join(t.TempDir(), "comune.yaml")
+	os.WriteFile(comuneFile, []byte(`name: Comune di Prova
+fees: {cie: "22.21", cie_duplicate: "27.37"}
+booking: {horizon_days: 30, min_notice_hours: 2, confirm_days_before: 0}
+offices:
+  - id: unica
+    name: Sede unica
+    address: Via Roma 1
+    slot_minutes: 30
+    desks: 1
+    openings:
+      - {date: `+day+`, hours: ["09:00-09:30"]}
+`), 0o600)
+	env := map[string]string{"REDIS_URL": url, "SPORTELLO_REDIS_PREFIX": redistest.Prefix(t, url), "SPORTELLO_COMUNE": comuneFile}
+
+	a := startChat(t, env, "a")
+	a.say("ciao")
+	a.say(press("menu:book"))
+	days := a.say(press("book:reason:renewal")).buttons()
+	if len(days) == 0 || !strings.HasPrefix(days[0], "book:slot:") {
+		t.Fatalf("day buttons = %v, want the only slot first", days)
+	}
+	a.say(press(days[0]))
+	a.say("Mario Rossi RSSMRA80A01H501U")
+	if got := a.say(press("book:confirm")).text(); !strings.Contains(got, "prenotato") {
+		t.Fatalf("booking A: %q", got)
+	}
+
+	b := startChat(t, env, "b")
+	b.say("ciao")
+	b.say(press("menu:book"))
+	if ids := b.say(press("book:reason:renewal")).buttons(); len(ids) != 1 || ids[0] != "book:wait" {
+		t.Fatalf("with the only slot taken, buttons = %v, want book:wait", ids)
+	}
+	b.say(press("book:wait"))
+	b.say("Anna Bianchi BNCNNA85M41F205Q")
+	if got := b.say(press("book:confirm")).text(); !strings.Contains(got, "lista d'attesa") {
+		t.Fatalf("waitlist B: %q", got)
+	}
+
+	list := a.say(press("menu:appointments")).buttons()
+	a.say(press(list[len(list)-1])) // cancel
+	a.say(press("appointments:cancel:yes"))
+
+	offer := b.next(true)
+	var accept string
+	for _, id := range offer.buttons() {
+		if strings.HasPrefix(id, "appt:accept:") {
+			accept = id
+		}
+	}
+	if accept == "" {
+		t.Fatalf("offer push %+v has no accept button", offer)
+	}
+	if got := b.say(press(accept)).text(); !strings.Contains(got, "09:00") {
+		t.Errorf("accepting the offer: %q", got)
 	}
 }

@@ -179,6 +179,14 @@ func (e *Engine) turn(ctx context.Context, in Inbound, cut bool) ([]Reply, strin
 		return e.apology(in, "", err), outcomeOf(err), fmt.Errorf("bot: load conversation: %w", err)
 	}
 	sess, hadSession := decodeSession(lease.Session)
+	if in.ID != "" && sess.Last != nil && sess.Last.ID == in.ID {
+		// A redelivery of the message this conversation applied last:
+		// answer it again, change nothing.
+		if err := e.cfg.Store.Release(ctx, lease); err != nil {
+			e.log.Warn("release after duplicate", slog.String("conv", convHash(in.Conv)), slog.Any("error", err))
+		}
+		return sess.Last.replies(), "duplicate", nil
+	}
 	prof, hadProfile := decodeProfile(lease.Profile)
 	now := e.cfg.Now()
 	if !hadSession {
@@ -194,6 +202,10 @@ func (e *Engine) turn(ctx context.Context, in Inbound, cut bool) ([]Reply, strin
 	sess.Turns++
 	e.route(ctx, t, !hadSession, !hadProfile, cut)
 
+	sess.Last = nil
+	if in.ID != "" {
+		sess.Last = newDelivered(in.ID, t.replies)
+	}
 	w := store.Write{SessionTTL: e.cfg.SessionTTL, ProfileTTL: e.cfg.ProfileTTL}
 	w.Session, err = json.Marshal(sess)
 	if err != nil {

@@ -36,6 +36,14 @@ func (c Conversation) Key() string { return c.Channel + ":" + c.User }
 // Inbound is one message from a citizen, whatever the channel.
 type Inbound struct {
 	Conv Conversation
+	// ID identifies this delivery of the message on its channel (Telegram's
+	// update_id, say), or "". When set, the engine applies the message at
+	// most once: a channel that hands the same ID again (after a crash
+	// between the turn's commit and its own bookkeeping) gets the replies the
+	// first turn produced, and the conversation is not changed twice. The
+	// record lives in the session, so it covers redeliveries within the
+	// session's idle time and for the conversation's latest message.
+	ID string
 	// Text typed by the citizen. Empty when a button was pressed.
 	Text string
 	// Button is the id of a pressed button (from Reply.Buttons), or "".
@@ -77,6 +85,7 @@ type Attachment struct {
 // reports whether the text had to be cut.
 func sanitize(in Inbound) (Inbound, bool) {
 	in.Conv.User, _ = cleanText(in.Conv.User, MaxUserIDBytes)
+	in.ID, _ = cleanText(in.ID, MaxUserIDBytes)
 	text, cut := cleanText(in.Text, MaxTextBytes)
 	in.Text = strings.TrimSpace(text)
 	in.LangHint, _ = cleanText(in.LangHint, 16)

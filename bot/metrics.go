@@ -45,7 +45,7 @@ func (m *Metrics) observe(channel, outcome string, d time.Duration) {
 	}
 	m.turns.WithLabelValues(channel, outcome).Inc()
 	m.latency.WithLabelValues(channel).Observe(d.Seconds())
-	if outcome != "ok" {
+	if outcome != "ok" && outcome != "duplicate" {
 		m.errors.WithLabelValues(outcome).Inc()
 	}
 }

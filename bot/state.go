@@ -20,6 +20,55 @@ type Session struct {
 	// Turns counts the messages handled in this session.
 	Turns   int       `json:"turns"`
 	Started time.Time `json:"started"`
+	// Last is the latest message applied with a delivery id and the replies
+	// it produced (see Inbound.ID).
+	Last *Delivered `json:"last,omitempty"`
+}
+
+// Delivered records one applied message: its delivery id and its replies,
+// attachments included, so a redelivery is answered the same way.
+type Delivered struct {
+	ID      string        `json:"id"`
+	Replies []storedReply `json:"replies,omitempty"`
+}
+
+// storedReply is a Reply with its attachments' bytes, which Reply's own JSON
+// leaves out.
+type storedReply struct {
+	Text        string       `json:"text,omitempty"`
+	Buttons     []Button     `json:"buttons,omitempty"`
+	Attachments []storedFile `json:"attachments,omitempty"`
+}
+
+type storedFile struct {
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"`
+	Data        []byte `json:"data"`
+}
+
+func newDelivered(id string, replies []Reply) *Delivered {
+	d := &Delivered{ID: id, Replies: make([]storedReply, 0, len(replies))}
+	for _, r := range replies {
+		s := storedReply{Text: r.Text, Buttons: r.Buttons}
+		for _, a := range r.Attachments {
+			s.Attachments = append(s.Attachments, storedFile(a))
+		}
+		d.Replies = append(d.Replies, s)
+	}
+	return d
+}
+
+// replies returns the recorded replies.
+func (d *Delivered) replies() []Reply {
+	out := make([]Reply, 0, len(d.Replies))
+	for _, s := range d.Replies {
+		r := Reply{Text: s.Text, Buttons: s.Buttons}
+		for _, a := range s.Attachments {
+			r.Attachments = append(r.Attachments, Attachment(a))
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // Profile is what Sportello remembers about a citizen across sessions. It is

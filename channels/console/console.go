@@ -28,6 +28,7 @@ import (
 	"sync"
 
 	"sportello/bot"
+	"sportello/bot/push"
 )
 
 // Channel is the console channel's name in conversation keys.
@@ -276,11 +277,15 @@ func (c *Console) writeJSON(v any) {
 	_, _ = c.out.Write(b.Bytes())
 }
 
+var _ push.Sender = (*Console)(nil)
+
 // Push prints messages Sportello sends on its own (reminders, notices). In
 // JSON mode each reply is one {"push":...} line.
 func (c *Console) Push(_ context.Context, conv bot.Conversation, replies []bot.Reply) error {
 	if conv != c.Conversation() {
-		return fmt.Errorf("console: push for %s, this console is %s", conv.Key(), c.Conversation().Key())
+		// Pushes are routed per terminal citizen (push.PerUser), so this
+		// is a routing mistake: never print another citizen's message.
+		return fmt.Errorf("console: push for %s, this console is %s: %w", conv.Key(), c.Conversation().Key(), push.ErrUnreachable)
 	}
 	if c.json {
 		for _, r := range wire(replies) {

@@ -70,7 +70,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("embedded store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSession, bucketProfile, bucketOnce} {
+		for _, b := range [][]byte{bucketSession, bucketProfile, bucketOnce, bucketJobs, bucketDue} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -37,6 +37,25 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConformanceCluster runs the suite on a real three-master Redis
+// Cluster: the scripts' keys must share a slot.
+func TestConformanceCluster(t *testing.T) {
+	url := redistest.StartCluster(t)
+	storetest.Run(t, func(t *testing.T) func() storetest.Store {
+		prefix := redistest.NewPrefix() // the keys vanish with the cluster
+		return func() storetest.Store { return open(t, url, prefix) }
+	})
+}
+
+// TestConformanceSentinel runs the suite through a Sentinel.
+func TestConformanceSentinel(t *testing.T) {
+	url := redistest.StartSentinel(t)
+	storetest.Run(t, func(t *testing.T) func() storetest.Store {
+		prefix := redistest.NewPrefix()
+		return func() storetest.Store { return open(t, url, prefix) }
+	})
+}
+
 // TestHelperProcess is not a test: it is the body of the helper processes
 // started by TestSeveralProcessesShareOneRedis.
 func TestHelperProcess(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -37,9 +38,7 @@ func URL(t testing.TB) string {
 // it when the test ends.
 func Prefix(t testing.TB, url string) string {
 	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "test-" + hex.EncodeToString(b[:])
+	prefix := NewPrefix()
 	t.Cleanup(func() {
 		opts, err := redis.ParseURL(url)
 		if err != nil {
@@ -54,6 +53,14 @@ func Prefix(t testing.TB, url string) string {
 		}
 	})
 	return prefix
+}
+
+// NewPrefix returns a fresh random key prefix, for servers that go away with
+// the test (nothing to clean up).
+func NewPrefix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "test-" + hex.EncodeToString(b[:])
 }
 
 func answers(url string) bool {
@@ -86,13 +93,7 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("redis-server is not installed and no Redis answers on 127.0.0.1:6379: install Redis or set REDIS_TEST_URL")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	s := &Server{Port: port, bin: bin, dir: t.TempDir(), t: t}
+	s := &Server{Port: freePort(t), bin: bin, dir: t.TempDir(), t: t}
 	s.Restart()
 	t.Cleanup(s.Stop)
 	return s
@@ -139,4 +140,102 @@ func (s *Server) Restart() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// freePort returns a TCP port nothing listens on right now.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startProcess runs redis-server with args until the test ends.
+func startProcess(t testing.TB, dir string, args ...string) {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redis-server is not installed: it is needed for Cluster and Sentinel tests")
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis-server %v: %v", args, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not ready after 15s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// StartCluster runs a three-master Redis Cluster on free ports until the test
+// ends and returns its REDIS_URL (redis://first?addr=second&addr=third).
+func StartCluster(t testing.TB) string {
+	t.Helper()
+	var addrs []string
+	for range 3 {
+		port := freePort(t)
+		dir := t.TempDir()
+		startProcess(t, dir, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes.conf", "--save", "", "--appendonly", "no")
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		waitFor(t, "cluster node "+addr, func() bool { return answers("redis://" + addr) })
+		addrs = append(addrs, addr)
+	}
+	create := exec.Command("redis-cli", append(append([]string{"--cluster", "create"}, addrs...), "--cluster-yes")...)
+	if out, err := create.CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	waitFor(t, "cluster state ok", func() bool {
+		for _, a := range addrs {
+			c := redis.NewClient(&redis.Options{Addr: a})
+			info, err := c.ClusterInfo(context.Background()).Result()
+			c.Close()
+			if err != nil || !strings.Contains(info, "cluster_state:ok") {
+				return false
+			}
+		}
+		return true
+	})
+	return "redis://" + addrs[0] + "?addr=" + addrs[1] + "&addr=" + addrs[2]
+}
+
+// StartSentinel runs a Redis master watched by one Sentinel until the test
+// ends and returns its REDIS_URL (redis://sentinel?master_name=mymaster).
+func StartSentinel(t testing.TB) string {
+	t.Helper()
+	master := freePort(t)
+	startProcess(t, t.TempDir(), "--port", strconv.Itoa(master), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	waitFor(t, "sentinel's master", func() bool { return answers("redis://127.0.0.1:" + strconv.Itoa(master)) })
+	sentinel := freePort(t)
+	dir := t.TempDir()
+	conf := fmt.Sprintf("port %d\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 %d 1\nsentinel down-after-milliseconds mymaster 5000\n", sentinel, master)
+	if err := os.WriteFile(dir+"/sentinel.conf", []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startProcess(t, dir, dir+"/sentinel.conf", "--sentinel")
+	url := "redis://127.0.0.1:" + strconv.Itoa(sentinel) + "?master_name=mymaster"
+	waitFor(t, "sentinel", func() bool {
+		c := redis.NewSentinelClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(sentinel)})
+		defer c.Close()
+		addr, err := c.GetMasterAddrByName(context.Background(), "mymaster").Result()
+		return err == nil && len(addr) == 2
+	})
+	return url
 }

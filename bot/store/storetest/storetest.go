@@ -23,6 +23,7 @@ type Store interface {
 	Once(ctx context.Context, scope, id string, ttl time.Duration) (bool, error)
 	Forget(ctx context.Context, key string) error
 	Ping(ctx context.Context) error
+	Secret(ctx context.Context, name string, n int) ([]byte, error)
 }
 
 // Fresh returns a function that opens handles onto one new, empty data set.
@@ -52,6 +53,7 @@ func Run(t *testing.T, fresh Fresh) {
 		{"OnceIsOnce", testOnce},
 		{"OnceExpires", testOnceExpires},
 		{"Forget", testForget},
+		{"SecretIsStable", testSecret},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -423,5 +425,36 @@ func testForget(t *testing.T, open func() Store) {
 	}
 	if err := s.Ping(context.Background()); err != nil {
 		t.Errorf("Ping = %v", err)
+	}
+}
+
+func testSecret(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	const n = 32
+	var wg sync.WaitGroup
+	got := make([][]byte, 8)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := open().Secret(ctx, "pii", n)
+			if err != nil {
+				t.Errorf("Secret = %v", err)
+			}
+			got[i] = v
+		}()
+	}
+	wg.Wait()
+	if len(got[0]) != n {
+		t.Fatalf("Secret is %d bytes, want %d", len(got[0]), n)
+	}
+	for _, v := range got[1:] {
+		if string(v) != string(got[0]) {
+			t.Fatalf("concurrent Secret calls returned different values")
+		}
+	}
+	other, err := open().Secret(ctx, "other", n)
+	if err != nil || string(other) == string(got[0]) {
+		t.Errorf("Secret(other) = %x, %v; want a different secret", other, err)
 	}
 }

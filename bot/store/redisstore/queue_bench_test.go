@@ -1,0 +1,55 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"sportello/bot/store/redisstore"
+	"sportello/bot/store/redistest"
+	"sportello/bot/store/storetest"
+)
+
+// roundTrips counts requests sent to Redis (a pipeline counts once).
+type roundTrips struct{ n atomic.Int64 }
+
+func (c *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// BenchmarkClaimDone measures Claim+Done on Redis (see BENCHMARKS.md):
+//
+//	go test -run '^$' -bench ClaimDone ./bot/store/redisstore/
+func BenchmarkClaimDone(b *testing.B) {
+	url := redistest.URL(b)
+	for _, bc := range []struct{ batch, workers int }{{1, 1}, {10, 1}, {10, 8}, {50, 8}} {
+		b.Run(fmt.Sprintf("batch=%d/workers=%d", bc.batch, bc.workers), func(b *testing.B) {
+			opts, err := redis.ParseURL(url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rdb := redis.NewClient(opts)
+			defer rdb.Close()
+			rt := &roundTrips{}
+			rdb.AddHook(rt)
+			s := redisstore.New(rdb, redistest.Prefix(b, url))
+			storetest.BenchClaimDone(b, s, bc.batch, bc.workers, func() { rt.n.Store(0) })
+			b.ReportMetric(float64(rt.n.Load())/float64(b.N), "round-trips/job")
+		})
+	}
+}

@@ -1,0 +1,970 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"sportello/bot"
+	"sportello/bot/booking"
+	"sportello/bot/comune"
+)
+
+// BookingFresh returns a function that opens handles onto one new, empty
+// booking data set (each handle as another replica would have).
+type BookingFresh func(t *testing.T) (open func() booking.Store)
+
+// TestComune is the Comune the booking suite books in: two offices, a
+// confirmation step two days before, holidays on.
+const TestComune = `
+name: Comune di Prova
+timezone: Europe/Rome
+fees: {cie: "22.21", cie_duplicate: "27.37"}
+non_residents: allowed
+booking:
+  horizon_days: 20
+  min_notice_hours: 2
+  max_active_per_person: 1
+  confirm_days_before: 2
+  waitlist_hold_minutes: 15
+pii_retention_days: 30
+offices:
+  - id: centrale
+    name: Sede centrale
+    address: Via Larga 12
+    slot_minutes: 30
+    desks: 2
+    hours:
+      monday: ["09:00-12:00"]
+      wednesday: ["09:00-12:00"]
+    closures:
+      - {from: 2026-03-11, to: 2026-03-11, reason: {it: Inventario, en: Stocktaking}}
+  - id: nord
+    name: Delegazione Nord
+    address: Via dei Mille 5
+    slot_minutes: 60
+    desks: 1
+    hours:
+      tuesday: ["09:00-10:00"]
+`
+
+// tinyComune has four places in its horizon, to fill it and test the
+// waitlist.
+const tinyComune = `
+name: Comune Piccolo
+timezone: Europe/Rome
+fees: {cie: "22.21", cie_duplicate: "27.37"}
+booking:
+  horizon_days: 13
+  min_notice_hours: 2
+  max_active_per_person: 1
+  confirm_days_before: 0
+  waitlist_hold_minutes: 15
+offices:
+  - id: solo
+    name: Solo
+    address: Via Uno 1
+    slot_minutes: 60
+    desks: 1
+    hours: {tuesday: ["09:00-10:00"]}
+  - id: altro
+    name: Altro
+    address: Via Due 2
+    slot_minutes: 60
+    desks: 1
+    hours: {thursday: ["09:00-10:00"]}
+`
+
+// Rome is the test Comunes' time zone.
+func Rome() *time.Location {
+	loc, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}
+
+// T0 is when the suite's clock starts: Monday 2 March 2026, 08:00 in Rome.
+var T0 = time.Date(2026, 3, 2, 8, 0, 0, 0, Rome())
+
+// Clock is a settable clock for the Service.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// Add moves the clock by d.
+func (c *Clock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
+
+// Inbox records the notices a Service sends: it stands in for the dialogs'
+// notifier, which renders them and hands them to the push outbox.
+type Inbox struct {
+	mu   sync.Mutex
+	got  []booking.Notice
+	seen map[string]bool
+	fail bool
+}
+
+// Notify records n once per ID (as the outbox dedupes by id).
+func (in *Inbox) Notify(_ context.Context, n booking.Notice) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.fail {
+		return errors.New("outbox unavailable")
+	}
+	if in.seen == nil {
+		in.seen = map[string]bool{}
+	}
+	if !in.seen[n.ID] {
+		in.seen[n.ID] = true
+		in.got = append(in.got, n)
+	}
+	return nil
+}
+
+// Take returns and forgets the notices received so far, as "kind code".
+func (in *Inbox) Take() []string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var out []string
+	for _, n := range in.got {
+		out = append(out, string(n.Kind)+" "+n.Booking.Code)
+	}
+	in.got = nil
+	return out
+}
+
+// PIIKey is the suite's pseudonym key.
+var PIIKey = []byte("test-pii-key-0123456789abcdef")
+
+// NewService builds a Service for the suite on st, with the Comune file
+// text yml, the clock and the inbox.
+func NewService(t testing.TB, st booking.Store, yml string, clock *Clock, inbox booking.Notifier, tune func(*booking.Config)) *booking.Service {
+	t.Helper()
+	c, err := comune.Parse([]byte(yml), "test.yaml")
+	if err != nil {
+		t.Fatalf("comune.Parse = %v", err)
+	}
+	cfg := booking.Config{Comune: c, Store: st, PIIKey: PIIKey, Notifier: inbox, Now: clock.Now,
+		Logger: slog.New(slog.DiscardHandler)}
+	if tune != nil {
+		tune(&cfg)
+	}
+	s, err := booking.New(cfg)
+	if err != nil {
+		t.Fatalf("booking.New = %v", err)
+	}
+	return s
+}
+
+// Citizen returns a request for citizen n at slot (fiscal code, name and a
+// conversation of their own).
+func Citizen(n int, slot booking.Slot) booking.Request {
+	return booking.Request{
+		Slot: slot, Reason: booking.ReasonRenewal, Name: fmt.Sprintf("Cittadino %d", n),
+		FiscalCode: citizenCode(n), Conv: bot.Conversation{Channel: "test", User: fmt.Sprint(n)}, Lang: "it",
+	}
+}
+
+// citizenCode makes 16-character codes distinct for any n < 36^4.
+func citizenCode(n int) string {
+	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	b := []byte("RSSMRA80A01H0000")
+	for i := 15; i >= 12; i-- {
+		b[i] = digits[n%36]
+		n /= 36
+	}
+	return string(b)
+}
+
+// Owner is the owner of citizen n's bookings, by conversation.
+func Owner(n int) booking.Owner {
+	return booking.Owner{Conv: bot.Conversation{Channel: "test", User: fmt.Sprint(n)}}
+}
+
+// At returns the slot at office at the wall-clock time in Rome.
+func At(office string, year int, month time.Month, day, hour, min int) booking.Slot {
+	return booking.Slot{Office: office, Start: time.Date(year, month, day, hour, min, 0, 0, Rome()).UTC()}
+}
+
+// RunBooking runs the booking conformance suite.
+func RunBooking(t *testing.T, fresh BookingFresh) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, func() booking.Store)
+	}{
+		{"BookGetMine", testBookGetMine},
+		{"CapacityRespected", testCapacity},
+		{"SlotRules", testSlotRules},
+		{"CalendarAndDST", testCalendarDST},
+		{"MaxActivePerPerson", testMaxActive},
+		{"MaxActivePerConversation", testMaxActiveConv},
+		{"RateLimit", testRateLimit},
+		{"CancelFrees", testCancelFrees},
+		{"MoveIsAtomic", testMove},
+		{"Idempotency", testIdempotency},
+		{"ConfirmOrRelease", testConfirmOrRelease},
+		{"NoticesRetried", testNoticesRetried},
+		{"WaitlistOrderAndHolds", testWaitlist},
+		{"WaitlistAnyOffice", testWaitlistAnyOffice},
+		{"PurgeAfterRetention", testPurge},
+		{"Appointments", testAppointments},
+		{"ConcurrentBookersSeveralHandles", testConcurrentBookers},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t)) })
+	}
+}
+
+func mustBook(t *testing.T, s *booking.Service, r booking.Request) *booking.Booking {
+	t.Helper()
+	b, err := s.Book(context.Background(), r)
+	if err != nil {
+		t.Fatalf("Book(%s for %s) = %v", r.Slot, r.Name, err)
+	}
+	return b
+}
+
+func free(t *testing.T, s *booking.Service, slot booking.Slot) int {
+	t.Helper()
+	times, err := s.Times(context.Background(), slot.Office, slot.Start)
+	if err != nil {
+		t.Fatalf("Times = %v", err)
+	}
+	for _, f := range times {
+		if f.Slot.Start.Equal(slot.Start) && f.Slot.Office == slot.Office {
+			return f.Free
+		}
+	}
+	return 0
+}
+
+func testBookGetMine(t *testing.T, open func() booking.Store) {
+	clock := NewClock(T0)
+	s := NewService(t, open(), TestComune, clock, &Inbox{}, nil)
+	slot := At("centrale", 2026, 3, 9, 9, 30)
+	b := mustBook(t, s, Citizen(1, slot))
+	if _, err := booking.ParseCode(b.Code); err != nil || b.Code != string([]byte(b.Code)) {
+		t.Errorf("Code = %q is not a booking code", b.Code)
+	}
+	if b.Status != booking.StatusBooked || !b.Start.Equal(slot.Start) || b.Office != "centrale" {
+		t.Errorf("Book = %+v", b)
+	}
+	// Asked two days before at the same wall-clock time; deadline a day later.
+	if want := time.Date(2026, 3, 7, 9, 30, 0, 0, Rome()); !b.AskAt.Equal(want) {
+		t.Errorf("AskAt = %v, want %v", b.AskAt, want)
+	}
+	if want := time.Date(2026, 3, 8, 9, 30, 0, 0, Rome()); !b.ConfirmBy.Equal(want) {
+		t.Errorf("ConfirmBy = %v, want %v", b.ConfirmBy, want)
+	}
+	if b.FiscalCode != citizenCode(1) || b.Person == "" || b.Person == b.FiscalCode {
+		t.Errorf("FiscalCode = %q, Person = %q: want plain code and a pseudonym", b.FiscalCode, b.Person)
+	}
+	for _, who := range []booking.Owner{Owner(1), {FiscalCode: citizenCode(1)}, {FiscalCode: " " + lower(citizenCode(1))}} {
+		got, err := s.Get(context.Background(), b.Code, who)
+		if err != nil || got.Code != b.Code || got.Name != "Cittadino 1" {
+			t.Errorf("Get(%s, %+v) = %+v, %v", b.Code, who, got, err)
+		}
+	}
+	for _, who := range []booking.Owner{Owner(2), {FiscalCode: citizenCode(2)}, {}} {
+		if _, err := s.Get(context.Background(), b.Code, who); !errors.Is(err, booking.ErrNotFound) {
+			t.Errorf("Get by a stranger %+v = %v, want ErrNotFound", who, err)
+		}
+	}
+	if _, err := s.Lookup(context.Background(), lower(b.Code)); err != nil {
+		t.Errorf("Lookup(lower case) = %v", err)
+	}
+	if _, err := s.Lookup(context.Background(), "ZZZZZZ"); !errors.Is(err, booking.ErrNotFound) {
+		t.Errorf("Lookup(unknown) = %v, want ErrNotFound", err)
+	}
+	mine, err := s.Mine(context.Background(), booking.Owner{FiscalCode: citizenCode(1)})
+	if err != nil || len(mine) != 1 || mine[0].Code != b.Code {
+		t.Errorf("Mine = %v, %v; want [%s]", mine, err, b.Code)
+	}
+	if mine, _ := s.Mine(context.Background(), Owner(2)); len(mine) != 0 {
+		t.Errorf("Mine(stranger) = %v, want none", mine)
+	}
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func testCapacity(t *testing.T, open func() booking.Store) {
+	clock := NewClock(T0)
+	s := NewService(t, open(), TestComune, clock, &Inbox{}, nil)
+	slot := At("centrale", 2026, 3, 4, 10, 0)
+	if got := free(t, s, slot); got != 2 {
+		t.Fatalf("free places before = %d, want 2 (desks)", got)
+	}
+	mustBook(t, s, Citizen(1, slot))
+	if got := free(t, s, slot); got != 1 {
+		t.Errorf("free places after one = %d, want 1", got)
+	}
+	mustBook(t, s, Citizen(2, slot))
+	if got := free(t, s, slot); got != 0 {
+		t.Errorf("free places when full = %d, want 0", got)
+	}
+	_, err := s.Book(context.Background(), Citizen(3, slot))
+	var taken *booking.SlotTakenError
+	if !errors.As(err, &taken) || !errors.Is(err, booking.ErrSlotTaken) {
+		t.Fatalf("third Book = %v, want *SlotTakenError", err)
+	}
+	if len(taken.Alternatives) != 3 {
+		t.Fatalf("alternatives = %v, want 3", taken.Alternatives)
+	}
+	// Nearest at the same office: 09:30 and 10:30 the same day.
+	for i, want := range []booking.Slot{At("centrale", 2026, 3, 4, 9, 30), At("centrale", 2026, 3, 4, 10, 30)} {
+		if got := taken.Alternatives[i].Slot; !slices.ContainsFunc(taken.Alternatives[:2], func(f booking.FreeSlot) bool { return f.Slot.Start.Equal(want.Start) }) {
+			t.Errorf("alternative %d = %v, want %v among the first two", i, got, want)
+		}
+	}
+	for _, a := range taken.Alternatives {
+		if a.Slot.Start.Equal(slot.Start) {
+			t.Errorf("alternatives offer the full slot %v", a)
+		}
+	}
+}
+
+func testSlotRules(t *testing.T, open func() booking.Store) {
+	clock := NewClock(T0)
+	s := NewService(t, open(), TestComune, clock, &Inbox{}, nil)
+	tests := []struct {
+		name string
+		req  booking.Request
+		want error
+	}{
+		{"within min notice", Citizen(1, At("centrale", 2026, 3, 2, 9, 30)), booking.ErrTooSoon},
+		{"past", Citizen(1, At("centrale", 2026, 2, 23, 9, 30)), booking.ErrTooSoon},
+		{"beyond horizon", Citizen(1, At("centrale", 2026, 3, 30, 9, 30)), booking.ErrOutsideHorizon},
+		{"not a slot start", Citizen(1, At("centrale", 2026, 3, 4, 9, 10)), booking.ErrClosed},
+		{"after hours", Citizen(1, At("centrale", 2026, 3, 4, 12, 0)), booking.ErrClosed},
+		{"closed weekday", Citizen(1, At("centrale", 2026, 3, 5, 9, 30)), booking.ErrClosed},
+		{"closure", Citizen(1, At("centrale", 2026, 3, 11, 9, 30)), booking.ErrClosed},
+		{"unknown office", Citizen(1, At("sud", 2026, 3, 4, 9, 30)), booking.ErrUnknownOffice},
+	}
+	bad := Citizen(1, At("centrale", 2026, 3, 4, 9, 30))
+	bad.FiscalCode = "ABC"
+	tests = append(tests, struct {
+		name string
+		req  booking.Request
+		want error
+	}{"bad fiscal code", bad, booking.ErrInvalid})
+	noName := Citizen(1, At("centrale", 2026, 3, 4, 9, 30))
+	noName.Name = "  "
+	tests = append(tests, struct {
+		name string
+		req  booking.Request
+		want error
+	}{"no name", noName, booking.ErrInvalid})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := s.Book(context.Background(), tc.req); !errors.Is(err, tc.want) {
+				t.Errorf("Book(%s) = %v, want %v", tc.req.Slot, err, tc.want)
+			}
+		})
+	}
+	// The first bookable slot: 10:00 today is exactly two hours away.
+	f, err := s.FirstFree(context.Background(), "")
+	if want := At("centrale", 2026, 3, 2, 10, 0); err != nil || !f.Slot.Start.Equal(want.Start) {
+		t.Errorf("FirstFree = %v, %v; want %v", f, err, want)
+	}
+	if f, err := s.FirstFree(context.Background(), "nord"); err != nil || !f.Slot.Start.Equal(At("nord", 2026, 3, 3, 9, 0).Start) {
+		t.Errorf("FirstFree(nord) = %v, %v", f, err)
+	}
+}
+
+func testCalendarDST(t *testing.T, open func() booking.Store) {
+	// Clocks go forward on Sunday 29 March 2026: Monday 30 still opens at
+	// 09:00 local time, one hour earlier in UTC than the Monday before.
+	clock := NewClock(time.Date(2026, 3, 20, 8, 0, 0, 0, Rome()))
+	s := NewService(t, open(), TestComune, clock, &Inbox{}, nil)
+	for _, tc := range []struct {
+		day     time.Time
+		wantUTC string
+	}{
+		{time.Date(2026, 3, 23, 0, 0, 0, 0, Rome()), "08:00"},
+		{time.Date(2026, 3, 30, 0, 0, 0, 0, Rome()), "07:00"},
+	} {
+		times, err := s.Times(context.Background(), "centrale", tc.day)
+		if err != nil || len(times) != 6 {
+			t.Fatalf("Times(%v) = %d slots, %v; want 6", tc.day, len(times), err)
+		}
+		if got := times[0].Slot.Start.UTC().Format("15:04"); got != tc.wantUTC {
+			t.Errorf("first slot %v in UTC = %s, want %s", tc.day, got, tc.wantUTC)
+		}
+		if got := times[0].Slot.Start.In(Rome()).Format("15:04"); got != "09:00" {
+			t.Errorf("first slot %v local = %s, want 09:00", tc.day, got)
+		}
+	}
+	days, err := s.Days(context.Background(), "", clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 20..31 March + 1..9 April: Mondays, Tuesdays, Wednesdays; Monday 6
+	// April is Easter Monday (closed).
+	var got []string
+	for _, d := range days {
+		got = append(got, d.Date.Format("01-02"))
+		if d.Date.Hour() != 0 || d.Date.Location().String() != "Europe/Rome" {
+			t.Errorf("Day %v is not local midnight", d.Date)
+		}
+	}
+	want := []string{"03-23", "03-24", "03-25", "03-30", "03-31", "04-01", "04-07", "04-08"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Days = %v, want %v", got, want)
+	}
+	if days[0].Free != 12 || days[1].Free != 1 {
+		t.Errorf("free places = %d, %d; want 12 (6 slots x 2 desks), 1", days[0].Free, days[1].Free)
+	}
+}
+
+func testMaxActive(t *testing.T, open func() booking.Store) {
+	clock := NewClock(T0)
+	s := NewService(t, open(), TestComune, clock, &Inbox{}, nil)
+	b := mustBook(t, s, Citizen(1, At("centrale", 2026, 3, 4, 9, 0)))
+	// Same fiscal code from another chat.
+	r := Citizen(2, At("centrale", 2026, 3, 4, 9, 30))
+	r.FiscalCode = citizenCode(1)
+	if _, err := s.Book(context.Background(), r); !errors.Is(err, booking.ErrTooManyActive) {
+		t.Fatalf("second booking for one fiscal code = %v, want ErrTooManyActive", err)
+	}
+	if _, err := s.Cancel(context.Background(), b.Code, Owner(1)); err != nil {
+		t.Fatalf("Cancel = %v", err)
+	}
+	if _, err := s.Book(context.Background(), r); err != nil {
+		t.Errorf("Book after cancelling the first = %v", err)
+	}
+}
+
+func testMaxActiveConv(t *testing.T, open func() booking.Store) {
+	clock := NewClock(T0)
+	s := NewService(t, open(), TestComune, clock, &Inbox{}, func(c *booking.Config) { c.MaxActivePerConversation = 2 })
+	for i := range 3 {
+		r := Citizen(100+i, At("centrale", 2026, 3, 4, 9, 0+30*i))
+		r.Conv = bot.Conversation{Channel: "test", User: "parent"}
+		_, err := s.Book(context.Background(), r)
+		if i < 2 && err != nil {
+			t.Fatalf("booking %d from one chat = %v", i, err)
+		}
+		if i == 2 && !errors.Is(err, booking.ErrTooManyActive) {
+			t.Errorf("third booking from one chat = %v, want ErrTooManyActive", err)
+		}
+	}
+}
+
+func testRateLimit(t *testing.T, open func() booking.Store) {
+	clock := NewClock(T0)
+	s := NewService(t, open(), TestComune, clock, &Inbox{}, func(c *booking.Config) { c.RateLimit = 3 })
+	slot := At("nord", 2026, 3, 3, 9, 0)
+	mustBook(t, s, Citizen(1, slot))
+	for i := range 3 {
+		if _, err := s.Book(context.Background(), Citizen(2, slot)); !errors.Is(err, booking.ErrSlotTaken) {
+			t.Fatalf("attempt %d = %v, want ErrSlotTaken", i, err)
+		}
+	}
+	_, err := s.Book(context.Background(), Citizen(2, At("nord", 2026, 3, 10, 9, 0)))
+	var rl *booking.RateLimitError
+	if !errors.As(err, &rl) || !errors.Is(err, booking.ErrRateLimited) || rl.RetryAfter <= 0 || rl.RetryAfter > time.Hour {
+		t.Fatalf("fourth attempt = %v, want *RateLimitError within the hour", err)
+	}
+	clock.Add(time.Hour)
+	if _, err := s.Book(context.Background(), Citizen(2, At("nord", 2026, 3, 10, 9, 0))); err != nil {
+		t.Errorf("attempt in the next window = %v", err)
+	}
+	// One chat typing a new fiscal code each time is limited too.
+	for i := range 4 {
+		r := Citizen(30+i, slot)
+		r.Conv = Owner(30).Conv
+		_, err := s.Book(context.Background(), r)
+		want := booking.ErrSlotTaken
+		if i == 3 {
+			want = booking.ErrRateLimited
+		}
+		if !errors.Is(err, want) {
+			t.Errorf("attempt %d from one chat = %v, want %v", i, err, want)
+		}
+	}
+}
+
+func testCancelFrees(t *testing.T, open func() booking.Store) {
+	clock := NewClock(T0)
+	s := NewService(t, open(), TestComune, clock, &Inbox{}, nil)
+	slot := At("nord", 2026, 3, 3, 9, 0)
+	b := mustBook(t, s, Citizen(1, slot))
+	if _, err := s.Book(context.Background(), Citizen(2, slot)); !errors.Is(err, booking.ErrSlotTaken) {
+		t.Fatalf("Book full slot = %v, want ErrSlotTaken", err)
+	}
+	if _, err := s.Cancel(context.Background(), b.Code, Owner(2)); !errors.Is(err, booking.ErrNotFound) {
+		t.Errorf("Cancel by a stranger = %v, want ErrNotFound", err)
+	}
+	got, err := s.Cancel(context.Background(), b.Code, booking.Owner{FiscalCode: citizenCode(1)})
+	if err != nil || got.Status != booking.StatusCancelled {
+		t.Fatalf("Cancel = %+v, %v", got, err)
+	}
+	if got, err := s.Cancel(context.Background(), b.Code, Owner(1)); err != nil || got.Status != booking.StatusCancelled {
+		t.Errorf("Cancel twice = %+v, %v; want cancelled, no error", got, err)
+	}
+	if free(t, s, slot) != 1 {
+		t.Errorf("slot not free after cancel")
+	}
+	if mine, _ := s.Mine(context.Background(), Owner(1)); len(mine) != 0 {
+		t.Errorf("Mine after cancel = %v, want none", mine)
+	}
+	mustBook(t, s, Citizen(2, slot))
+}
+
+func testMove(t *testing.T, open func() booking.Store) {
+	clock := NewClock(T0)
+	s := NewService(t, open(), TestComune, clock, &Inbox{}, nil)
+	from, full, to := At("nord", 2026, 3, 3, 9, 0), At("nord", 2026, 3, 10, 9, 0), At("centrale", 2026, 3, 9, 11, 30)
+	b := mustBook(t, s, Citizen(1, from))
+	mustBook(t, s, Citizen(2, full))
+	_, err := s.Move(context.Background(), b.Code, Owner(1), full)
+	var taken *booking.SlotTakenError
+	if !errors.As(err, &taken) {
+		t.Fatalf("Move to a full slot = %v, want *SlotTakenError", err)
+	}
+	got, _ := s.Get(context.Background(), b.Code, Owner(1))
+	if !got.Start.Equal(from.Start) || got.Status != b.Status || free(t, s, from) != 0 {
+		t.Fatalf("after a failed move the booking is %+v and its slot has %d free; want unchanged", got, free(t, s, from))
+	}
+	if _, err := s.Move(context.Background(), b.Code, Owner(2), to); !errors.Is(err, booking.ErrNotFound) {
+		t.Errorf("Move by a stranger = %v, want ErrNotFound", err)
+	}
+	moved, err := s.Move(context.Background(), b.Code, Owner(1), to)
+	if err != nil || moved.Code != b.Code || !moved.Start.Equal(to.Start) || moved.Office != "centrale" {
+		t.Fatalf("Move = %+v, %v", moved, err)
+	}
+	if free(t, s, from) != 1 || free(t, s, to) != 1 {
+		t.Errorf("after move: old slot %d free (want 1), new slot %d free (want 1 of 2)", free(t, s, from), free(t, s, to))
+	}
+	if want := time.Date(2026, 3, 7, 11, 30, 0, 0, Rome()); !moved.AskAt.Equal(want) {
+		t.Errorf("AskAt after move = %v, want %v (planned again)", moved.AskAt, want)
+	}
+	again, err := s.Move(context.Background(), b.Code, Owner(1), to)
+	if err != nil || !again.Start.Equal(to.Start) || free(t, s, to) != 1 {
+		t.Errorf("Move to where it is = %+v, %v; want no change", again, err)
+	}
+	cal, _ := s.Appointments(context.Background(), "nord", from.Start)
+	if len(cal) != 0 {
+		t.Errorf("old day's appointments = %v, want none", cal)
+	}
+	cancelled := mustBook(t, s, Citizen(3, from))
+	s.Cancel(context.Background(), cancelled.Code, Owner(3))
+	if _, err := s.Move(context.Background(), cancelled.Code, Owner(3), to); !errors.Is(err, booking.ErrNotActive) {
+		t.Errorf("Move a cancelled booking = %v, want ErrNotActive", err)
+	}
+}
+
+func testIdempotency(t *testing.T, open func() booking.Store) {
+	clock := NewClock(T0)
+	a, b := NewService(t, open(), TestComune, clock, &Inbox{}, nil), NewService(t, open(), TestComune, clock, &Inbox{}, nil)
+	slot := At("centrale", 2026, 3, 4, 9, 0)
+	r := Citizen(1, slot)
+	r.IdempotencyKey = "test:1:attempt-1"
+	first := mustBook(t, a, r)
+	second := mustBook(t, b, r) // a redelivered update, on another replica
+	if first.Code != second.Code {
+		t.Errorf("retried Book made %s and %s, want one booking", first.Code, second.Code)
+	}
+	if got := free(t, a, slot); got != 1 {
+		t.Errorf("free places = %d, want 1: the retry must not take a place", got)
+	}
+	r.IdempotencyKey = "test:1:attempt-2"
+	if _, err := a.Book(context.Background(), r); !errors.Is(err, booking.ErrTooManyActive) {
+		t.Errorf("new attempt = %v, want ErrTooManyActive", err)
+	}
+	// Concurrent retries of one key make one booking.
+	var wg sync.WaitGroup
+	codes := make([]string, 8)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := Citizen(2, At("centrale", 2026, 3, 4, 9, 30))
+			r.IdempotencyKey = "test:2:attempt-1"
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			if got, err := s.Book(context.Background(), r); err == nil {
+				codes[i] = got.Code
+			} else {
+				codes[i] = err.Error()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, c := range codes {
+		if c != codes[0] {
+			t.Fatalf("concurrent retries = %v, want one code", codes)
+		}
+	}
+}
+
+func testConfirmOrRelease(t *testing.T, open func() booking.Store) {
+	clock := NewClock(T0)
+	inbox := &Inbox{}
+	s := NewService(t, open(), TestComune, clock, inbox, nil)
+	kept := mustBook(t, s, Citizen(1, At("centrale", 2026, 3, 9, 9, 0)))
+	lost := mustBook(t, s, Citizen(2, At("centrale", 2026, 3, 9, 9, 0)))
+	sweep := func() {
+		t.Helper()
+		if _, err := s.Sweep(context.Background()); err != nil {
+			t.Fatalf("Sweep = %v", err)
+		}
+	}
+	sweep()
+	if got := inbox.Take(); len(got) != 0 {
+		t.Fatalf("notices before AskAt = %v", got)
+	}
+	clock.Set(kept.AskAt)
+	sweep()
+	got := inbox.Take()
+	slices.Sort(got)
+	want := []string{"confirm_request " + kept.Code, "confirm_request " + lost.Code}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("notices at AskAt = %v, want %v", got, want)
+	}
+	if b, err := s.Confirm(context.Background(), kept.Code, Owner(1)); err != nil || b.Status != booking.StatusConfirmed {
+		t.Fatalf("Confirm = %+v, %v", b, err)
+	}
+	if _, err := s.Confirm(context.Background(), kept.Code, Owner(1)); err != nil {
+		t.Errorf("Confirm twice = %v", err)
+	}
+	clock.Set(lost.ConfirmBy.Add(-time.Second))
+	sweep()
+	if got := inbox.Take(); len(got) != 0 {
+		t.Fatalf("notices before the deadline = %v", got)
+	}
+	clock.Set(lost.ConfirmBy)
+	sweep()
+	if got := inbox.Take(); !slices.Equal(got, []string{"released " + lost.Code}) {
+		t.Fatalf("notices at the deadline = %v, want released %s", got, lost.Code)
+	}
+	b, _ := s.Get(context.Background(), lost.Code, Owner(2))
+	if b.Status != booking.StatusReleased {
+		t.Errorf("unconfirmed booking = %s, want released", b.Status)
+	}
+	if _, err := s.Confirm(context.Background(), lost.Code, Owner(2)); !errors.Is(err, booking.ErrNotActive) {
+		t.Errorf("Confirm after release = %v, want ErrNotActive", err)
+	}
+	if b, _ := s.Get(context.Background(), kept.Code, Owner(1)); b.Status != booking.StatusConfirmed {
+		t.Errorf("confirmed booking = %s after the deadline", b.Status)
+	}
+	// The released place is free again (the waitlist is empty).
+	if got := free(t, s, At("centrale", 2026, 3, 9, 9, 0)); got != 1 {
+		t.Errorf("free places after release = %d, want 1", got)
+	}
+	// Booked inside the window: born confirmed, nothing asked.
+	late := mustBook(t, s, Citizen(3, At("centrale", 2026, 3, 9, 9, 30)))
+	if late.Status != booking.StatusConfirmed || !late.AskAt.IsZero() {
+		t.Errorf("booking inside the window = %+v, want confirmed without AskAt", late)
+	}
+}
+
+func testNoticesRetried(t *testing.T, open func() booking.Store) {
+	clock := NewClock(T0)
+	inbox := &Inbox{fail: true}
+	s := NewService(t, open(), TestComune, clock, inbox, nil)
+	b := mustBook(t, s, Citizen(1, At("centrale", 2026, 3, 9, 9, 0)))
+	clock.Set(b.AskAt)
+	if _, err := s.Sweep(context.Background()); err != nil {
+		t.Fatalf("Sweep = %v", err)
+	}
+	inbox.mu.Lock()
+	inbox.fail = false
+	inbox.mu.Unlock()
+	// A second replica sweeping at the same time sends it once.
+	other := NewService(t, open(), TestComune, clock, inbox, nil)
+	var wg sync.WaitGroup
+	for _, x := range []*booking.Service{s, other} {
+		wg.Add(1)
+		go func() { defer wg.Done(); x.Sweep(context.Background()) }()
+	}
+	wg.Wait()
+	if got := inbox.Take(); !slices.Equal(got, []string{"confirm_request " + b.Code}) {
+		t.Fatalf("notices after the outbox is back = %v", got)
+	}
+	s.Sweep(context.Background())
+	if got := inbox.Take(); len(got) != 0 {
+		t.Errorf("notices after acknowledgement = %v, want none", got)
+	}
+}
+
+// fillTiny books every place of the tiny Comune's horizon.
+func fillTiny(t *testing.T, s *booking.Service) []*booking.Booking {
+	t.Helper()
+	var out []*booking.Booking
+	for i, slot := range []booking.Slot{
+		At("solo", 2026, 3, 3, 9, 0), At("solo", 2026, 3, 10, 9, 0),
+		At("altro", 2026, 3, 5, 9, 0), At("altro", 2026, 3, 12, 9, 0),
+	} {
+		out = append(out, mustBook(t, s, Citizen(i, slot)))
+	}
+	if _, err := s.FirstFree(context.Background(), ""); !errors.Is(err, booking.ErrNoFreeSlot) {
+		t.Fatalf("FirstFree on a full calendar = %v, want ErrNoFreeSlot", err)
+	}
+	return out
+}
+
+func join(t *testing.T, s *booking.Service, n int, office string) *booking.Booking {
+	t.Helper()
+	r := Citizen(n, booking.Slot{})
+	w, err := s.Join(context.Background(), booking.WaitRequest{Office: office, Reason: r.Reason, Name: r.Name, FiscalCode: r.FiscalCode, Conv: r.Conv, Lang: "en"})
+	if err != nil {
+		t.Fatalf("Join(%d, %q) = %v", n, office, err)
+	}
+	return w
+}
+
+func testWaitlist(t *testing.T, open func() booking.Store) {
+	clock := NewClock(T0)
+	inbox := &Inbox{}
+	s := NewService(t, open(), tinyComune, clock, inbox, nil)
+	r := Citizen(10, booking.Slot{})
+	wr := booking.WaitRequest{Office: "solo", Reason: r.Reason, Name: r.Name, FiscalCode: r.FiscalCode, Conv: r.Conv}
+	if _, err := s.Join(context.Background(), wr); !errors.Is(err, booking.ErrFreeSlots) {
+		t.Errorf("Join with free slots = %v, want ErrFreeSlots", err)
+	}
+	booked := fillTiny(t, s)
+	a, b, c := join(t, s, 10, "solo"), join(t, s, 11, "solo"), join(t, s, 12, "solo")
+	if again := join(t, s, 10, "solo"); again.Code != a.Code {
+		t.Errorf("joining twice made %s and %s, want one entry", a.Code, again.Code)
+	}
+	if a.Status != booking.StatusWaiting || !a.Start.IsZero() {
+		t.Errorf("entry = %+v", a)
+	}
+	if mine, _ := s.Mine(context.Background(), Owner(10)); len(mine) != 1 || mine[0].Status != booking.StatusWaiting {
+		t.Errorf("Mine of a waiting citizen = %v", mine)
+	}
+	// A place frees up: held for the first in line, not free for others.
+	if _, err := s.Cancel(context.Background(), booked[1].Code, Owner(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + a.Code}) {
+		t.Fatalf("notices after a cancel = %v, want offer to %s", got, a.Code)
+	}
+	slot := At("solo", 2026, 3, 10, 9, 0)
+	if free(t, s, slot) != 0 {
+		t.Errorf("a held slot shows as free")
+	}
+	offer, _ := s.Get(context.Background(), a.Code, Owner(10))
+	if offer.Status != booking.StatusOffered || !offer.Start.Equal(slot.Start) || !offer.Until.Equal(clock.Now().Add(15*time.Minute)) {
+		t.Errorf("offer = %+v", offer)
+	}
+	// Declined: passes to the next.
+	if _, err := s.Decline(context.Background(), a.Code, Owner(10)); err != nil {
+		t.Fatal(err)
+	}
+	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + b.Code}) {
+		t.Fatalf("notices after decline = %v, want offer to %s", got, b.Code)
+	}
+	// Not accepted within the hold: expires, passes to the next.
+	clock.Add(14 * time.Minute)
+	s.Sweep(context.Background())
+	if got := inbox.Take(); len(got) != 0 {
+		t.Fatalf("notices before the hold ends = %v", got)
+	}
+	clock.Add(time.Minute)
+	s.Sweep(context.Background())
+	got := inbox.Take()
+	slices.Sort(got)
+	want := []string{"offer " + c.Code, "offer_expired " + b.Code}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("notices when the hold ends = %v, want %v", got, want)
+	}
+	if _, err := s.Accept(context.Background(), b.Code, Owner(11)); !errors.Is(err, booking.ErrNotActive) {
+		t.Errorf("Accept after the hold = %v, want ErrNotActive", err)
+	}
+	acc, err := s.Accept(context.Background(), c.Code, Owner(12))
+	if err != nil || acc.Status != booking.StatusBooked || !acc.Start.Equal(slot.Start) || acc.Code != c.Code {
+		t.Fatalf("Accept = %+v, %v", acc, err)
+	}
+	if _, err := s.Accept(context.Background(), c.Code, Owner(12)); err != nil {
+		t.Errorf("Accept twice = %v", err)
+	}
+	// With nobody left in line a freed place is simply free.
+	if _, err := s.Cancel(context.Background(), booked[0].Code, Owner(0)); err != nil {
+		t.Fatal(err)
+	}
+	if got := inbox.Take(); len(got) != 0 {
+		t.Errorf("notices with an empty line = %v", got)
+	}
+	if free(t, s, At("solo", 2026, 3, 3, 9, 0)) != 1 {
+		t.Errorf("freed place not free with an empty waitlist")
+	}
+	// Leaving the waitlist.
+	booked2 := mustBook(t, s, Citizen(20, At("solo", 2026, 3, 3, 9, 0)))
+	d := join(t, s, 13, "solo")
+	if got, err := s.Cancel(context.Background(), d.Code, Owner(13)); err != nil || got.Status != booking.StatusCancelled {
+		t.Fatalf("leaving the waitlist = %+v, %v", got, err)
+	}
+	s.Cancel(context.Background(), booked2.Code, Owner(20))
+	if got := inbox.Take(); len(got) != 0 {
+		t.Errorf("a citizen who left the waitlist got %v", got)
+	}
+	// Waitlist entries end with the horizon.
+	e := join(t, s, 14, "altro")
+	clock.Set(e.Until)
+	s.Sweep(context.Background())
+	if got := inbox.Take(); !slices.Contains(got, "waitlist_expired "+e.Code) {
+		t.Errorf("notices at the end of the wait = %v, want waitlist_expired %s", got, e.Code)
+	}
+}
+
+func testWaitlistAnyOffice(t *testing.T, open func() booking.Store) {
+	clock := NewClock(T0)
+	inbox := &Inbox{}
+	s := NewService(t, open(), tinyComune, clock, inbox, nil)
+	booked := fillTiny(t, s)
+	any1 := join(t, s, 10, "")
+	solo := join(t, s, 11, "solo")
+	any2 := join(t, s, 12, "")
+	// "altro" frees: the first in line for any office gets it.
+	s.Cancel(context.Background(), booked[2].Code, Owner(2))
+	// "solo" frees: the solo entry joined before the second any-office one.
+	s.Cancel(context.Background(), booked[0].Code, Owner(0))
+	// "solo" again: the second any-office entry.
+	s.Cancel(context.Background(), booked[1].Code, Owner(1))
+	want := []string{"offer " + any1.Code, "offer " + solo.Code, "offer " + any2.Code}
+	if got := inbox.Take(); !slices.Equal(got, want) {
+		t.Errorf("offers = %v, want %v", got, want)
+	}
+	if b, _ := s.Get(context.Background(), any1.Code, Owner(10)); b.Office != "altro" {
+		t.Errorf("any-office offer at %q, want altro", b.Office)
+	}
+	// Someone who booked meanwhile is skipped (max one active booking).
+	w := join(t, s, 13, "altro")
+	s.Decline(context.Background(), any1.Code, Owner(10)) // frees altro 5 March: offered to 13
+	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + w.Code}) {
+		t.Errorf("after decline = %v, want offer to %s", got, w.Code)
+	}
+}
+
+func testPurge(t *testing.T, open func() booking.Store) {
+	clock := NewClock(T0)
+	s := NewService(t, open(), TestComune, clock, &Inbox{}, nil)
+	slot := At("centrale", 2026, 3, 4, 9, 0)
+	b := mustBook(t, s, Citizen(1, slot))
+	c := mustBook(t, s, Citizen(2, At("centrale", 2026, 3, 4, 10, 0)))
+	s.Cancel(context.Background(), c.Code, Owner(2))
+	if want := slot.Start.Add(30 * 24 * time.Hour); !b.PurgeAt.Equal(want) {
+		t.Errorf("PurgeAt = %v, want %v", b.PurgeAt, want)
+	}
+	clock.Set(b.PurgeAt.Add(-time.Minute))
+	s.Sweep(context.Background())
+	if _, err := s.Lookup(context.Background(), b.Code); err != nil {
+		t.Fatalf("booking gone before retention ended: %v", err)
+	}
+	clock.Set(c.PurgeAt)
+	if _, err := s.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []string{b.Code, c.Code} {
+		if _, err := s.Lookup(context.Background(), code); !errors.Is(err, booking.ErrNotFound) {
+			t.Errorf("Lookup(%s) after retention = %v, want ErrNotFound", code, err)
+		}
+	}
+	if list, _ := s.Appointments(context.Background(), "centrale", slot.Start); len(list) != 0 {
+		t.Errorf("Appointments after retention = %v, want none", list)
+	}
+	if mine, _ := s.Mine(context.Background(), booking.Owner{FiscalCode: citizenCode(1), Conv: Owner(1).Conv}); len(mine) != 0 {
+		t.Errorf("Mine after retention = %v", mine)
+	}
+}
+
+func testAppointments(t *testing.T, open func() booking.Store) {
+	clock := NewClock(T0)
+	s := NewService(t, open(), TestComune, clock, &Inbox{}, nil)
+	b2 := mustBook(t, s, Citizen(2, At("centrale", 2026, 3, 4, 11, 0)))
+	b1 := mustBook(t, s, Citizen(1, At("centrale", 2026, 3, 4, 9, 0)))
+	b3 := mustBook(t, s, Citizen(3, At("centrale", 2026, 3, 4, 11, 30)))
+	mustBook(t, s, Citizen(4, At("centrale", 2026, 3, 9, 9, 0)))
+	mustBook(t, s, Citizen(5, At("nord", 2026, 3, 3, 9, 0)))
+	s.Cancel(context.Background(), b3.Code, Owner(3))
+	list, err := s.Appointments(context.Background(), "centrale", time.Date(2026, 3, 4, 15, 0, 0, 0, Rome()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range list {
+		got = append(got, b.Code+" "+string(b.Status)+" "+b.Name)
+	}
+	want := []string{b1.Code + " booked Cittadino 1", b2.Code + " booked Cittadino 2", b3.Code + " cancelled Cittadino 3"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Appointments = %v, want %v", got, want)
+	}
+	if _, err := s.Appointments(context.Background(), "sud", T0); !errors.Is(err, booking.ErrUnknownOffice) {
+		t.Errorf("Appointments(unknown office) = %v", err)
+	}
+}
+
+// testConcurrentBookers races 60 citizens on four handles for one slot.
+func testConcurrentBookers(t *testing.T, open func() booking.Store) {
+	clock := NewClock(T0)
+	var svcs []*booking.Service
+	for range 4 {
+		svcs = append(svcs, NewService(t, open(), TestComune, clock, &Inbox{}, nil))
+	}
+	slot := At("centrale", 2026, 3, 4, 9, 0)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, taken := 0, 0
+	for i := range 60 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := svcs[i%4].Book(context.Background(), Citizen(i, slot))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, booking.ErrSlotTaken):
+				taken++
+			default:
+				t.Errorf("Book = %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok != 2 || taken != 58 {
+		t.Errorf("%d booked, %d taken; want 2 (desks) and 58", ok, taken)
+	}
+	list, _ := svcs[0].Appointments(context.Background(), "centrale", slot.Start)
+	if len(list) != 2 {
+		t.Errorf("Appointments = %d, want 2", len(list))
+	}
+}

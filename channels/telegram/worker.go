@@ -1,0 +1,334 @@
+package telegram
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	tgbot "github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
+
+	"sportello/bot"
+	"sportello/bot/locale"
+	"sportello/bot/store"
+)
+
+// worker claims chats with queued updates and handles their updates in order
+// until Shutdown.
+func (c *Chan) worker() {
+	defer c.workers.Done()
+	ctx := context.Background()
+	failures := 0
+	for {
+		select {
+		case <-c.stop:
+			return
+		default:
+		}
+		cl, wait, err := c.inbox.claim(ctx, c.cfg.Lease)
+		if err != nil {
+			failures++
+			c.log.Warn("inbox unavailable", slog.Any("error", err))
+			if !c.idle(min(time.Duration(failures)*200*time.Millisecond, 5*time.Second)) {
+				return
+			}
+			continue
+		}
+		failures = 0
+		if cl == nil {
+			idle := c.cfg.IdlePoll
+			if wait >= 0 && wait < idle {
+				idle = max(wait, time.Millisecond)
+			}
+			if !c.idle(idle) {
+				return
+			}
+			continue
+		}
+		for cl != nil {
+			cl = c.process(ctx, cl)
+		}
+	}
+}
+
+// idle waits for new work, d, or Shutdown (false).
+func (c *Chan) idle(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.stop:
+		return false
+	case <-c.wake:
+	case <-t.C:
+	}
+	return true
+}
+
+// stopped reports whether Shutdown has begun.
+func (c *Chan) stopped() bool {
+	select {
+	case <-c.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// process handles one claimed update and settles it in the inbox. It returns
+// the chat's next update when the worker should go on with it.
+//
+// The order of effects is what makes a crash harmless: the turn commits the
+// conversation together with the update's id (bot.Inbound.ID), the replies
+// are sent, and only then is the update removed from the inbox. A crash
+// before the removal hands the update to a worker again; the engine
+// recognises it and returns the same replies without a second effect.
+func (c *Chan) process(ctx context.Context, cl *claim) *claim {
+	var u models.Update
+	if err := json.Unmarshal(cl.Raw, &u); err != nil {
+		c.log.Warn("dropping an update that does not decode", slog.Int64("update_id", cl.UpdateID), slog.Any("error", err))
+		c.metrics.update("failed", 1)
+		return c.settle(ctx, cl, false)
+	}
+	me := c.me.Load()
+	if me == nil {
+		me = &identity{}
+	}
+	a := classify(&u, *me, ownCommand)
+	switch a.kind {
+	case actIgnore:
+		c.metrics.update("ignored", 1)
+		return c.settle(ctx, cl, false)
+	case actBlocked:
+		c.markUnreachable(ctx, a.chat)
+		c.metrics.update("handled", 1)
+		return c.settle(ctx, cl, false)
+	case actBack:
+		c.send.revive(a.chat)
+		c.metrics.update("handled", 1)
+		return c.settle(ctx, cl, true)
+	case actNotMine:
+		lang := langOf(a.cb.From.LanguageCode)
+		c.await(ctx, cl, c.send.send([]*call{c.answer(a.chat, a.cb.ID, c.cat.Text(lang, "telegram.not_yours", nil))}))
+		c.metrics.update("ignored", 1)
+		return c.settle(ctx, cl, false)
+	}
+
+	c.send.revive(a.chat)
+	if a.cb != nil && cl.Attempts == 0 {
+		// Stop the citizen's spinner at once, before the turn.
+		c.send.send([]*call{c.answer(a.chat, a.cb.ID, "")})
+	}
+	replies, err := c.engine.Handle(ctx, a.in)
+	if err != nil {
+		if errors.Is(err, bot.ErrStopping) {
+			c.release(ctx, cl, 0, false)
+			return nil
+		}
+		transient := errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrBusy) || errors.Is(err, store.ErrLeaseLost)
+		if transient && cl.Attempts+1 < c.cfg.MaxAttempts {
+			// Nothing of the turn was kept: try the update again shortly
+			// rather than apologise for a blip.
+			c.metrics.update("retried", 1)
+			c.release(ctx, cl, time.Duration(1<<cl.Attempts)*time.Second, true)
+			return nil
+		}
+		// The engine's apology is in replies: send it, and let the citizen
+		// write again.
+		c.metrics.update("failed", 1)
+	} else {
+		c.metrics.update("handled", 1)
+	}
+	var calls []*call
+	if a.cb != nil && a.cbMsg != nil {
+		if e := c.closeKeyboard(a, langOf(a.in.LangHint)); e != nil {
+			calls = append(calls, e)
+		}
+	}
+	calls = append(calls, c.render(a.chat, a.replyTo, replies, prioReply)...)
+	b := c.send.send(calls)
+	if c.observe != nil {
+		c.observe(cl.UpdateID)
+	}
+	if err := c.await(ctx, cl, b); errors.Is(err, errStopping) || errors.Is(err, errLeaseLost) {
+		// Shut down before the replies went out: leave the update queued;
+		// the next start replays the turn's recorded replies.
+		if errors.Is(err, errStopping) {
+			c.release(ctx, cl, 0, false)
+		}
+		return nil
+	}
+	return c.settle(ctx, cl, true)
+}
+
+// await waits for a batch to be sent, renewing the claim meanwhile. It
+// returns the batch's error, errLeaseLost when the claim was lost, or
+// errStopping when Shutdown's deadline passed first.
+func (c *Chan) await(ctx context.Context, cl *claim, b *batch) error {
+	tick := time.NewTicker(c.cfg.Lease / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-b.done:
+			return b.wait(ctx)
+		case <-c.hard:
+			c.send.cancel(b)
+			return errStopping
+		case <-tick.C:
+			if err := c.inbox.extend(ctx, cl, c.cfg.Lease); errors.Is(err, errLeaseLost) {
+				c.log.Warn("lost the claim on a chat while sending", slog.Int64("update_id", cl.UpdateID))
+				return errLeaseLost
+			}
+		}
+	}
+}
+
+// settle removes a handled update and returns the chat's next one, unless
+// the channel is stopping.
+func (c *Chan) settle(ctx context.Context, cl *claim, reachable bool) *claim {
+	for try := 0; ; try++ {
+		next, err := c.inbox.done(ctx, cl, c.cfg.Lease, reachable)
+		if err == nil {
+			if next != nil && c.stopped() {
+				c.release(ctx, next, 0, false)
+				return nil
+			}
+			return next
+		}
+		if errors.Is(err, errLeaseLost) || errors.Is(err, store.ErrClosed) || try == 4 {
+			// Another worker has the chat, or the store is gone: the
+			// update will be handled again and the engine will
+			// recognise it.
+			c.log.Warn("could not settle an update", slog.Int64("update_id", cl.UpdateID), slog.Any("error", err))
+			return nil
+		}
+		time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
+	}
+}
+
+// release frees the chat and keeps the update for later.
+func (c *Chan) release(ctx context.Context, cl *claim, delay time.Duration, counted bool) {
+	if err := c.inbox.retry(ctx, cl, delay, counted); err != nil && !errors.Is(err, errLeaseLost) {
+		c.log.Warn("could not release an update", slog.Int64("update_id", cl.UpdateID), slog.Any("error", err))
+	}
+}
+
+// langOf is the catalog language for a Telegram language_code.
+func langOf(code string) string {
+	if l := locale.Normalize(code); l != "" {
+		return l
+	}
+	return locale.Italian
+}
+
+// chatHash identifies a chat in logs without its id.
+func chatHash(chat int64) string {
+	h := sha256.Sum256([]byte(Channel + ":" + strconv.FormatInt(chat, 10)))
+	return Channel + ":" + hex.EncodeToString(h[:6])
+}
+
+var linkPreviewOff = &models.LinkPreviewOptions{IsDisabled: tgbot.True()}
+
+// render turns replies into calls: each text in pieces of at most 4096
+// characters with the buttons under the last piece, then the attachments
+// as documents. In a group every message answers the member's message, so
+// it is clear whom it is for (and whose buttons they are).
+func (c *Chan) render(chat int64, replyTo int, replies []bot.Reply, p prio) []*call {
+	var calls []*call
+	var reply *models.ReplyParameters
+	if replyTo != 0 {
+		reply = &models.ReplyParameters{MessageID: replyTo, AllowSendingWithoutReply: true}
+	}
+	for _, r := range replies {
+		kb := makeKeyboard(r.Buttons)
+		parts := splitText(r.Text, MaxMessageChars)
+		for i, part := range parts {
+			params := &tgbot.SendMessageParams{
+				ChatID:             chat,
+				Text:               escapeHTML(part),
+				ParseMode:          models.ParseModeHTML,
+				LinkPreviewOptions: linkPreviewOff,
+				ReplyParameters:    reply,
+			}
+			if i == len(parts)-1 && kb != nil {
+				params.ReplyMarkup = kb
+			}
+			calls = append(calls, &call{chat: chat, method: "sendMessage", prio: p, paced: true,
+				do: func(ctx context.Context, api *tgbot.Bot) error {
+					_, err := api.SendMessage(ctx, params)
+					return err
+				}})
+		}
+		for i, a := range r.Attachments {
+			var markup models.ReplyMarkup
+			if len(parts) == 0 && i == len(r.Attachments)-1 && kb != nil {
+				markup = kb
+			}
+			calls = append(calls, &call{chat: chat, method: "sendDocument", prio: p, paced: true,
+				do: func(ctx context.Context, api *tgbot.Bot) error {
+					params := &tgbot.SendDocumentParams{
+						ChatID:          chat,
+						Document:        &models.InputFileUpload{Filename: a.Name, Data: bytes.NewReader(a.Data)},
+						ReplyParameters: reply,
+						ReplyMarkup:     markup,
+					}
+					_, err := api.SendDocument(ctx, params)
+					return err
+				}})
+		}
+	}
+	return calls
+}
+
+// answer is an answerCallbackQuery, with an optional toast.
+func (c *Chan) answer(chat int64, id, text string) *call {
+	return &call{chat: chat, method: "answerCallbackQuery", prio: prioAnswer,
+		do: func(ctx context.Context, api *tgbot.Bot) error {
+			_, err := api.AnswerCallbackQuery(ctx, &tgbot.AnswerCallbackQueryParams{CallbackQueryID: id, Text: text})
+			return err
+		}}
+}
+
+// closeKeyboard edits the message whose button was pressed: its buttons go,
+// so they cannot be pressed twice, and the choice is written under the text.
+func (c *Chan) closeKeyboard(a action, lang string) *call {
+	m := a.cbMsg
+	if m.ReplyMarkup == nil || len(m.ReplyMarkup.InlineKeyboard) == 0 {
+		return nil
+	}
+	label := ""
+	for _, row := range m.ReplyMarkup.InlineKeyboard {
+		for _, b := range row {
+			if b.CallbackData == a.cb.Data {
+				label = b.Text
+			}
+		}
+	}
+	chat, id := a.chat, m.ID
+	if m.Text == "" {
+		return &call{chat: chat, method: "editMessageReplyMarkup", prio: prioReply,
+			do: func(ctx context.Context, api *tgbot.Bot) error {
+				_, err := api.EditMessageReplyMarkup(ctx, &tgbot.EditMessageReplyMarkupParams{ChatID: chat, MessageID: id})
+				return err
+			}}
+	}
+	text := escapeHTML(m.Text)
+	if label != "" {
+		mark := c.cat.Text(lang, "telegram.chosen", map[string]any{"Label": label})
+		if chars(m.Text)+2+chars(mark) <= MaxMessageChars {
+			text += "\n\n<b>" + escapeHTML(mark) + "</b>"
+		}
+	}
+	return &call{chat: chat, method: "editMessageText", prio: prioReply,
+		do: func(ctx context.Context, api *tgbot.Bot) error {
+			_, err := api.EditMessageText(ctx, &tgbot.EditMessageTextParams{
+				ChatID: chat, MessageID: id, Text: text, ParseMode: models.ParseModeHTML, LinkPreviewOptions: linkPreviewOff,
+			})
+			return err
+		}}
+}

@@ -1,0 +1,266 @@
+// Package booking holds the citizen's booking conversations: book a CIE
+// appointment (dialog "book"), see, move and cancel them (dialog
+// "appointments"), answer the notices the calendar sends later (one-shot
+// dialog "appt": confirm, cancel, accept or decline a waitlist offer), and
+// the Notifier that renders those notices.
+//
+// The calendar itself (capacity, atomic changes, deadlines) is package
+// bot/booking, imported here as core. Every text is in
+// locales/booking.{it,en}.yaml.
+package booking
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"sportello/bot"
+	core "sportello/bot/booking"
+	"sportello/bot/comune"
+	"sportello/bot/ics"
+	"sportello/bot/locale"
+	"sportello/bot/store"
+)
+
+// Dialog names: the main menu entries and the prefix of their buttons.
+const (
+	BookName         = "book"
+	AppointmentsName = "appointments"
+	ApptName         = "appt"
+)
+
+// Config wires the booking dialogs.
+type Config struct {
+	Service *core.Service
+	// Catalog is the message catalog the engine uses (for the words
+	// citizens type; texts are rendered through the Turn).
+	Catalog *locale.Catalog
+	Logger  *slog.Logger
+}
+
+// flows is what the three dialogs share.
+type flows struct {
+	svc   *core.Service
+	c     *comune.Comune
+	words *words
+	log   *slog.Logger
+}
+
+func newFlows(cfg Config) (*flows, error) {
+	if cfg.Service == nil || cfg.Catalog == nil {
+		return nil, errors.New("booking dialogs: Service and Catalog are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &flows{svc: cfg.Service, c: cfg.Service.Comune(), words: loadWords(cfg.Catalog), log: cfg.Logger}, nil
+}
+
+// Dialogs returns the booking dialogs to register with the engine: book,
+// appointments and appt.
+func Dialogs(cfg Config) ([]bot.Dialog, error) {
+	f, err := newFlows(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return []bot.Dialog{&Book{f}, &Appointments{f}, &Appt{f}}, nil
+}
+
+// Compile-time guards: the dialogs are engine dialogs.
+var (
+	_ bot.Dialog  = (*Book)(nil)
+	_ bot.Dialog  = (*Appointments)(nil)
+	_ bot.Dialog  = (*Appt)(nil)
+	_ bot.OneShot = (*Appt)(nil)
+)
+
+// private answers a group chat: booking asks for personal data, which is
+// never asked outside a private chat. It reports whether the chat is private.
+func (f *flows) private(t *bot.Turn) bool {
+	if t.Private() {
+		return true
+	}
+	t.End()
+	t.SayT("booking.private_only", nil)
+	return false
+}
+
+// trouble turns a calendar that cannot be reached into an apology that keeps
+// the citizen where they are; any other error goes to the engine.
+func (f *flows) trouble(t *bot.Turn, err error) error {
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		f.log.Warn("booking calendar unavailable", slog.String("step", t.Step()), slog.Any("error", err))
+		t.SayT("booking.unavailable", nil)
+		return nil
+	}
+	return err
+}
+
+// local is t in the Comune's time zone.
+func (f *flows) local(t time.Time) time.Time { return t.In(f.c.Location()) }
+
+// today is midnight of the Comune's current day.
+func (f *flows) today(now time.Time) time.Time {
+	l := f.local(now)
+	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, f.c.Location())
+}
+
+// parseDay reads a day key (YYYYMMDD) as midnight in the Comune's zone.
+func (f *flows) parseDay(key string) (time.Time, bool) {
+	if len(key) != 8 {
+		return time.Time{}, false
+	}
+	d, err := time.ParseInLocation("20060102", key, f.c.Location())
+	return d, err == nil
+}
+
+func dayKey(d time.Time) string { return d.Format("20060102") }
+
+// texts renders messages in one language: a *bot.Turn, or a langTexts
+// for notices sent outside a turn.
+type texts interface {
+	T(id string, data any) string
+	Date(d time.Time) string
+	Clock(d time.Time) string
+}
+
+// langTexts renders messages in lang outside a turn.
+type langTexts struct {
+	cat  *locale.Catalog
+	lang string
+}
+
+func (l langTexts) T(id string, data any) string { return l.cat.Text(l.lang, id, data) }
+func (l langTexts) Date(d time.Time) string      { return l.cat.Date(l.lang, d) }
+func (l langTexts) Clock(d time.Time) string     { return l.cat.Clock(l.lang, d) }
+
+// when writes a slot's date and time ("martedì 1 dicembre 2026, 08:30").
+func (f *flows) when(tx texts, start time.Time) string {
+	l := f.local(start)
+	return tx.T("booking.when", map[string]any{"Date": tx.Date(l), "Time": tx.Clock(l)})
+}
+
+func (f *flows) officeName(id string) string {
+	if o := f.c.Office(id); o != nil {
+		return o.Name
+	}
+	return id
+}
+
+func (f *flows) officeAddress(id string) string {
+	if o := f.c.Office(id); o != nil {
+		return o.Address
+	}
+	return ""
+}
+
+// weekdayName and monthName come from the engine's date messages.
+func weekdayName(t *bot.Turn, d time.Time) string {
+	return t.T("date.weekday."+strconv.Itoa(int(d.Weekday())), nil)
+}
+
+func monthName(t *bot.Turn, d time.Time) string {
+	return t.T("date.month."+strconv.Itoa(int(d.Month())), nil)
+}
+
+// fee is the CIE fee for reason: the duplicate fee after loss, theft or
+// damage.
+func (f *flows) fee(cat *locale.Catalog, lang string, r core.Reason) string {
+	amount := f.c.Fees.CIE
+	if r == core.ReasonLoss || r == core.ReasonTheft || r == core.ReasonDamaged {
+		amount = f.c.Fees.CIEDuplicate
+	}
+	return cat.Money(lang, string(amount))
+}
+
+// docs is the list of what to bring for reason.
+func (f *flows) docs(cat *locale.Catalog, lang string, r core.Reason) string {
+	return cat.Text(lang, "booking.docs."+string(r), map[string]any{"Fee": f.fee(cat, lang, r)})
+}
+
+// ownerOf is who the citizen is for the calendar: this conversation, and
+// the fiscal code typed with a booking code when there is one.
+func ownerOf(t *bot.Turn) core.Owner {
+	return core.Owner{Conv: t.In.Conv, FiscalCode: t.Get("owner_cf")}
+}
+
+// attemptID is a random id for one booking attempt (idempotency).
+func attemptID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// icsFor renders the calendar file of a booking in lang. A cancelled file
+// takes the appointment off calendars that support it. changed is true for a
+// file that replaces an earlier one (a move, a cancellation).
+func (f *flows) icsFor(cat *locale.Catalog, lang string, now time.Time, b *core.Booking, changed, cancelled bool) (bot.Attachment, error) {
+	o := f.c.Office(b.Office)
+	if o == nil {
+		return bot.Attachment{}, fmt.Errorf("booking %s: office %q is not in the Comune file", b.Code, b.Office)
+	}
+	data := map[string]any{
+		"Code": b.Code, "Office": o.Name, "Address": o.Address, "Comune": f.c.Name, "Docs": f.docs(cat, lang, b.Reason),
+	}
+	// SEQUENCE grows with every change of the same code (a move, a
+	// cancellation): seconds since the booking was made, at least 1.
+	seq := 0
+	if changed {
+		seq = 1
+		if !b.CreatedAt.IsZero() && now.After(b.CreatedAt) {
+			seq = max(1, int(now.Sub(b.CreatedAt)/time.Second))
+		}
+	}
+	file, err := ics.Encode(ics.Event{
+		UID:         strings.ToLower(b.Code) + "@" + slug(f.c.Name) + ".sportello",
+		Sequence:    seq,
+		Stamp:       now,
+		Start:       b.Start,
+		End:         b.Start.Add(time.Duration(o.SlotMinutes) * time.Minute),
+		Summary:     cat.Text(lang, "booking.ics.summary", data),
+		Description: cat.Text(lang, "booking.ics.details", data),
+		Location:    cat.Text(lang, "booking.ics.location", data),
+		URL:         f.c.Contacts.Website,
+		Alarms:      []time.Duration{24 * time.Hour, 2 * time.Hour},
+		AlarmText:   cat.Text(lang, "booking.ics.alarm", data),
+		Cancelled:   cancelled,
+	})
+	if err != nil {
+		return bot.Attachment{}, err
+	}
+	return bot.Attachment{Name: cat.Text(lang, "booking.ics.filename", data), ContentType: ics.ContentType, Data: file}, nil
+}
+
+// slug makes a Comune name fit a UID's domain part ("Comune di Esempio" ->
+// "comune-di-esempio", accents dropped).
+func slug(s string) string {
+	var b strings.Builder
+	for _, r := range bot.Normalize(s) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == ' ':
+			b.WriteByte('-')
+		}
+	}
+	if b.Len() == 0 {
+		return "comune"
+	}
+	return b.String()
+}
+
+// parseAction splits a button's argument "action:code" and checks the code.
+func parseAction(arg string) (action, code string, ok bool) {
+	action, raw, found := strings.Cut(arg, ":")
+	if !found {
+		return action, "", false
+	}
+	code, err := core.ParseCode(raw)
+	return action, code, err == nil && code == raw
+}
