@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return serve(ctx, args, getenv, stderr)
 	case "chat":
 		return chat(ctx, args, getenv, stdin, stdout, stderr)
+	case "explain":
+		return explain(args, stdin, stdout, stderr)
 	case "help":
 		usage(stdout)
 		return 0
@@ -78,6 +81,9 @@ func usage(w io.Writer) {
   sportello [serve]                         run the service
   sportello chat [--json] [--user ID] [--lang it|en]
                                             chat with the assistant in this terminal
+  sportello explain [--lang it|en] [QUESTION...]
+                                            show how the FAQ matcher reads questions
+                                            (one per argument, or one per line on stdin)
   sportello help                            this text
 
 Configuration (environment variables):
@@ -440,6 +446,52 @@ func chat(ctx context.Context, args []string, getenv func(string) string, stdin 
 	}
 	if err := con.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "sportello chat: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// explain prints how the FAQ matcher reads questions: the concept each word
+// gave, the best topics with the evidence behind their scores, and what the
+// engine does with them. For whoever edits locales/knowledge.yaml.
+func explain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	lang := fs.String("lang", "it", "language of the questions: it or en")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	l := locale.Normalize(*lang)
+	if l == "" {
+		fmt.Fprintf(stderr, "sportello explain: --lang must be it or en, not %q\n", *lang)
+		return 2
+	}
+	cat, err := locale.Load(locales.FS())
+	if err != nil {
+		fmt.Fprintf(stderr, "sportello explain: %v\n", err)
+		return 1
+	}
+	k, err := faq.Load(locales.FS())
+	if err != nil {
+		fmt.Fprintf(stderr, "sportello explain: %v\n", err)
+		return 1
+	}
+	m := faq.NewMatcher(k, cat)
+	if fs.NArg() > 0 {
+		for _, q := range fs.Args() {
+			fmt.Fprintln(stdout, m.Explain(l, q))
+		}
+		return 0
+	}
+	sc := bufio.NewScanner(stdin)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if q := strings.TrimSpace(sc.Text()); q != "" {
+			fmt.Fprintln(stdout, m.Explain(l, q))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		fmt.Fprintf(stderr, "sportello explain: %v\n", err)
 		return 1
 	}
 	return 0

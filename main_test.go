@@ -641,3 +641,23 @@ offices:
 		t.Errorf("accepting the offer: %q", got)
 	}
 }
+
+func TestExplainArgumentsAndInput(t *testing.T) {
+	var out, errs strings.Builder
+	if code := run(context.Background(), []string{"explain", "--lang", "en", "how much is it?"}, os.Getenv, strings.NewReader(""), &out, &errs); code != 0 {
+		t.Fatalf("explain exit %d: %s", code, errs.String())
+	}
+	if !strings.Contains(out.String(), "=> answers cost (Cost)") {
+		t.Errorf("Got(explain) =\n%s\nwant the cost topic, labelled in English", out.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"explain"}, os.Getenv, strings.NewReader("ho perso la carta\n\nquanto costa?\n"), &out, &errs); code != 0 {
+		t.Fatalf("explain exit %d: %s", code, errs.String())
+	}
+	if got := strings.Count(out.String(), "=> "); got != 2 {
+		t.Errorf("Got(verdicts for two lines of input) = %d, want 2:\n%s", got, out.String())
+	}
+	if code := run(context.Background(), []string{"explain", "--lang", "de", "x"}, os.Getenv, strings.NewReader(""), &out, &errs); code != 2 {
+		t.Errorf("explain --lang de exit = %d, want 2", code)
+	}
+}

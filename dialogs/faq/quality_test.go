@@ -160,7 +160,7 @@ func evaluate(t *testing.T, m *Matcher, file string) map[string]score {
 
 // TestAccuracy reads the labelled citizen questions and fails when a
 // language falls below 95%. Run with -v to see the numbers and the
-// confusions; `go run ./cmd/faqexplain "question"` shows why one scored
+// confusions; `go run . explain "question"` shows why one scored
 // as it did.
 func TestAccuracy(t *testing.T) {
 	m, _ := loadMatcher(t)
