@@ -436,7 +436,7 @@ func (e *Engine) button(ctx context.Context, t *Turn) {
 	case "go":
 		name, darg, _ := strings.Cut(arg, ":")
 		if d := e.dialogs[name]; d != nil {
-			e.start(ctx, t, d, darg)
+			e.startAndResume(ctx, t, d, darg)
 			return
 		}
 		// A reading offered for a menu entry that has no flow yet gets the
@@ -455,7 +455,7 @@ func (e *Engine) button(ctx context.Context, t *Turn) {
 				return
 			}
 			if isOneShot(d) {
-				e.start(ctx, t, d, arg)
+				e.startAndResume(ctx, t, d, arg)
 				return
 			}
 		}
@@ -502,13 +502,12 @@ func (e *Engine) understand(ctx context.Context, t *Turn) {
 			e.openEntry(ctx, t, best.Dialog, best.Arg)
 			return
 		}
-		active := t.Active()
-		e.start(ctx, t, d, best.Arg)
+		resume := e.start(ctx, t, d, best.Arg)
 		// Offer the runner-up when the question asked two things.
 		if len(matches) > 1 && matches[1].Score >= SureScore && matches[1].Dialog != "" {
 			t.AddButtons(Button{ID: "go:" + matches[1].Dialog + ":" + matches[1].Arg, Label: matches[1].Label})
 		}
-		if active != "" && active != best.Dialog && isOneShot(d) {
+		if resume {
 			e.prompt(ctx, t)
 		}
 		return
@@ -543,7 +542,7 @@ func (e *Engine) understand(ctx context.Context, t *Turn) {
 // feature is not there yet.
 func (e *Engine) openEntry(ctx context.Context, t *Turn, entry, arg string) {
 	if d := e.dialogs[entry]; d != nil {
-		e.start(ctx, t, d, arg)
+		e.startAndResume(ctx, t, d, arg)
 		return
 	}
 	// Nothing to start: say so, and carry on with the flow in progress.
@@ -562,15 +561,24 @@ func (e *Engine) openEntry(ctx context.Context, t *Turn, entry, arg string) {
 }
 
 // start begins dialog d. A one-shot answer leaves a flow in progress alone.
-func (e *Engine) start(ctx context.Context, t *Turn, d Dialog, arg string) {
+// It reports whether a flow is waiting for its question to be asked again
+// (after the caller has added what belongs to the answer).
+func (e *Engine) start(ctx context.Context, t *Turn, d Dialog, arg string) (resume bool) {
 	if isOneShot(d) {
 		saved := *t.Session
 		e.run(t, d, func() error { return d.Start(ctx, t, arg) })
-		flow := saved.Dialog
-		t.Session.Dialog, t.Session.Step, t.Session.Data = flow, saved.Step, saved.Data
-		return
+		t.Session.Dialog, t.Session.Step, t.Session.Data = saved.Dialog, saved.Step, saved.Data
+		return saved.Dialog != "" && saved.Dialog != d.Name()
 	}
 	e.run(t, d, func() error { return d.Start(ctx, t, arg) })
+	return false
+}
+
+// startAndResume starts d and then asks a waiting flow's question again.
+func (e *Engine) startAndResume(ctx context.Context, t *Turn, d Dialog, arg string) {
+	if e.start(ctx, t, d, arg) {
+		e.prompt(ctx, t)
+	}
 }
 
 // run calls a dialog and turns its unexpected errors into an apology, so a

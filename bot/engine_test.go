@@ -467,6 +467,19 @@ func TestOneShotAnswerKeepsTheFlow(t *testing.T) {
 	contains(t, h.press("u1", "form:yes"), "form: saved Mario")
 }
 
+func TestOneShotButtonKeepsTheFlowAndAsksAgain(t *testing.T) {
+	for _, id := range []string{"answer:x", "go:answer:x"} {
+		h := newHarness(t)
+		h.text("u1", "ciao")
+		h.press("u1", "menu:form")
+		r := h.press("u1", id)
+		contains(t, r, "answer: x")
+		contains(t, r, "form: your name?")
+		h.text("u1", "Mario")
+		contains(t, h.press("u1", "form:yes"), "form: saved Mario")
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	h := newHarness(t)
 	h.text("u1", "ciao")
