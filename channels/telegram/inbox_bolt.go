@@ -133,6 +133,8 @@ func (b *boltInbox) add(_ context.Context, items []item, ttl time.Duration) (int
 	if err != nil {
 		return 0, wrapBolt("add", err)
 	}
+	// Mark the chats due only now, after the commit and under b.mu: see
+	// headOrFree.
 	b.mu.Lock()
 	for _, it := range items {
 		if _, ok := b.due[it.Chat]; !ok {
@@ -212,33 +214,40 @@ func (b *boltInbox) claim(_ context.Context, lease time.Duration) (*claim, time.
 			return nil, first.Sub(now), nil
 		}
 		token := store.NewToken()
-		b.owner[pick] = boltLease{token: token, until: now.Add(lease)}
+		c, err := b.headOrFree(pick, token, lease)
 		b.mu.Unlock()
-
-		c, err := b.head(pick)
 		if err != nil {
-			b.release(pick, token, false)
 			return nil, 0, err
 		}
-		if c == nil {
-			b.release(pick, token, true)
-			continue
+		if c != nil {
+			return c, 0, nil
 		}
-		c.token = token
-		return c, 0, nil
+		// Nothing queued any more: the chat was freed; look again.
 	}
 }
 
-// release frees a chat; empty drops it from the due set.
-func (b *boltInbox) release(chat int64, token string, empty bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.owner[chat].token == token {
+// headOrFree, called with b.mu held, gives the chat to token: it returns
+// the chat's oldest queued update under a lease, or, when the queue is
+// empty, frees the chat and drops it from the due set.
+//
+// The queue is read under b.mu, and add marks a chat due under b.mu after
+// its commit; so an add cannot fall between "the queue is empty" and
+// "forget the chat": either this read sees the new update, or add finds
+// the chat forgotten and marks it due again.
+func (b *boltInbox) headOrFree(chat int64, token string, lease time.Duration) (*claim, error) {
+	c, err := b.head(chat)
+	switch {
+	case err != nil:
 		delete(b.owner, chat)
-		if empty {
-			delete(b.due, chat)
-		}
+		return nil, err
+	case c == nil:
+		delete(b.owner, chat)
+		delete(b.due, chat)
+		return nil, nil
 	}
+	b.owner[chat] = boltLease{token: token, until: b.now().Add(lease)}
+	c.token = token
+	return c, nil
 }
 
 func (b *boltInbox) holds(c *claim) bool {
@@ -263,20 +272,14 @@ func (b *boltInbox) done(_ context.Context, c *claim, lease time.Duration, reach
 	if err != nil {
 		return nil, wrapBolt("done", err)
 	}
-	next, err := b.head(c.Chat)
-	if err != nil {
-		b.release(c.Chat, c.token, false)
-		return nil, err
-	}
-	if next == nil {
-		b.release(c.Chat, c.token, true)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.owner[c.Chat].token != c.token {
+		// The lease ran out meanwhile and another worker has the chat:
+		// the update is gone, the chat is theirs.
 		return nil, nil
 	}
-	b.mu.Lock()
-	b.owner[c.Chat] = boltLease{token: c.token, until: b.now().Add(lease)}
-	b.mu.Unlock()
-	next.token = c.token
-	return next, nil
+	return b.headOrFree(c.Chat, c.token, lease)
 }
 
 func (b *boltInbox) retry(_ context.Context, c *claim, delay time.Duration, counted bool) error {
