@@ -45,6 +45,14 @@ type Config struct {
 	PollTimeout  time.Duration // getUpdates long-poll timeout [50s]
 	DedupeTTL    time.Duration // how long an update_id is remembered [25h]
 	MaxAttempts  int           // tries of an update whose turn fails on the store [4]
+	// RetryBackoff is the first pause before a request that failed for a
+	// transient reason (network, 5xx) is made again; later pauses grow
+	// [200ms].
+	RetryBackoff time.Duration
+	// MaxSendAttempts bounds the tries of an update whose replies could not
+	// be sent for a transient reason: each try replays the turn's recorded
+	// replies [10].
+	MaxSendAttempts int
 }
 
 var (
@@ -184,6 +192,8 @@ func (c Config) withDefaults() Config {
 	defInt(&c.ChatBurst, 3)
 	defInt(&c.GroupPerMin, 20)
 	defInt(&c.MaxAttempts, 4)
+	defInt(&c.MaxSendAttempts, 10)
+	def(&c.RetryBackoff, 200*time.Millisecond)
 	def(&c.ChatInterval, time.Second)
 	def(&c.Lease, time.Minute)
 	def(&c.IdlePoll, 500*time.Millisecond)

@@ -59,6 +59,13 @@
 // update is tried again after a backoff, up to Config.MaxAttempts; the last
 // try sends the engine's apology.
 //
+// Replies that cannot be sent because Telegram cannot be reached (network
+// errors, 5xx, after the sender's own retries of each request) are not
+// dropped either: the update stays queued and is tried again after a
+// backoff, up to Config.MaxSendAttempts (about five minutes in all, well
+// within the session's idle time), and the engine hands back the turn's
+// recorded replies. Replies Telegram refuses (400) are logged and dropped.
+//
 // # Sending
 //
 // One sender makes every request: each chat's messages in order, about one a

@@ -45,7 +45,9 @@ type batch struct {
 func (b *batch) finish(err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err != nil && b.err == nil {
+	// A call to be tried again later outweighs one that failed for good:
+	// the caller must know the batch is worth sending again.
+	if err != nil && (b.err == nil || (retryable(err) && !retryable(b.err))) {
 		b.err = err
 	}
 	b.pending--
@@ -54,7 +56,9 @@ func (b *batch) finish(err error) {
 	}
 }
 
-// wait blocks until every call of the batch is sent or has failed for good.
+// wait blocks until every call of the batch is sent or has failed. Its
+// error is the first that calls for sending the batch again later
+// (errGaveUp, errStopping), else the first permanent failure.
 func (b *batch) wait(ctx context.Context) error {
 	select {
 	case <-b.done:
@@ -72,7 +76,16 @@ var (
 	errUnreachable = errors.New("telegram: chat unreachable (bot blocked)")
 	errStopping    = errors.New("telegram: channel is shutting down")
 	errCancelled   = errors.New("telegram: send cancelled")
+	// errGaveUp: a request kept failing for a transient reason (network,
+	// 5xx); it and the rest of its batch to that chat were not sent.
+	errGaveUp = errors.New("telegram: request kept failing; gave up for now")
 )
+
+// retryable reports whether a batch that ended with err is worth sending
+// again later.
+func retryable(err error) bool {
+	return errors.Is(err, errGaveUp) || errors.Is(err, errStopping)
+}
 
 type chatQueue struct {
 	calls    []*call
@@ -95,6 +108,7 @@ type sender struct {
 	chatEvery     time.Duration
 	chatBurst     int
 	groupEvery    time.Duration
+	retryBackoff  time.Duration
 	maxInflight   int
 	onUnreachable func(chat int64)
 	metrics       *metrics
@@ -128,6 +142,7 @@ func newSender(api *tgbot.Bot, cfg Config, log *slog.Logger, m *metrics, onUnrea
 		chatEvery:     cfg.ChatInterval,
 		chatBurst:     cfg.ChatBurst,
 		groupEvery:    time.Minute / time.Duration(cfg.GroupPerMin),
+		retryBackoff:  cfg.RetryBackoff,
 		maxInflight:   max(4, min(cfg.Rate, 64)),
 		onUnreachable: onUnreachable,
 		metrics:       m,
@@ -378,13 +393,31 @@ func (s *sender) run(c *call, q *chatQueue) {
 		}
 		q.calls = nil
 	case errors.As(err, &migrate), errors.Is(err, tgbot.ErrorBadRequest), errors.Is(err, tgbot.ErrorNotFound),
-		errors.Is(err, tgbot.ErrorUnauthorized), errors.Is(err, tgbot.ErrorConflict),
-		s.apiCtx.Err() != nil, c.tries >= maxTries:
+		errors.Is(err, tgbot.ErrorUnauthorized), errors.Is(err, tgbot.ErrorConflict):
+		// Telegram refused the request itself: sending it again would not
+		// help.
 		settled, errs = append(settled, c), append(errs, fmt.Errorf("telegram: %s: %w", c.method, err))
 		q.calls = q.calls[1:]
+	case s.apiCtx.Err() != nil:
+		settled, errs = append(settled, c), append(errs, fmt.Errorf("telegram: %s: %w: %w", c.method, errStopping, err))
+		q.calls = q.calls[1:]
+	case c.tries >= maxTries:
+		// Still failing: give it up for now, and the rest of its batch to
+		// this chat with it, which would arrive out of order. The batch's
+		// owner sends it all again later.
+		gaveUp := fmt.Errorf("telegram: %s: %w: %w", c.method, errGaveUp, err)
+		kept := q.calls[:0]
+		for i, p := range q.calls {
+			if i == 0 || p.batch == c.batch {
+				settled, errs = append(settled, p), append(errs, gaveUp)
+				continue
+			}
+			kept = append(kept, p)
+		}
+		q.calls = kept
 	default:
 		// Network trouble or a 5xx: try again shortly.
-		q.notAfter = time.Now().Add(time.Duration(c.tries*c.tries) * 200 * time.Millisecond)
+		q.notAfter = time.Now().Add(time.Duration(c.tries*c.tries) * s.retryBackoff)
 	}
 	q.busy = false
 	s.inflight--

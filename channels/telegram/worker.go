@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	tgbot "github.com/go-telegram/bot"
@@ -135,7 +136,7 @@ func (c *Chan) process(ctx context.Context, cl *claim) *claim {
 			// Nothing of the turn was kept: try the update again shortly
 			// rather than apologise for a blip.
 			c.metrics.update("retried", 1)
-			c.release(ctx, cl, time.Duration(1<<cl.Attempts)*time.Second, true)
+			c.release(ctx, cl, c.backoff(cl.Attempts), true)
 			return nil
 		}
 		// The engine's apology is in replies: send it, and let the citizen
@@ -155,15 +156,43 @@ func (c *Chan) process(ctx context.Context, cl *claim) *claim {
 	if c.observe != nil {
 		c.observe(cl.UpdateID)
 	}
-	if err := c.await(ctx, cl, b); errors.Is(err, errStopping) || errors.Is(err, errLeaseLost) {
+	err = c.await(ctx, cl, b)
+	switch {
+	case errors.Is(err, errLeaseLost):
+		// Another worker has the update and replays its replies.
+		return nil
+	case errors.Is(err, errStopping):
 		// Shut down before the replies went out: leave the update queued;
 		// the next start replays the turn's recorded replies.
-		if errors.Is(err, errStopping) {
-			c.release(ctx, cl, 0, false)
-		}
+		c.release(ctx, cl, 0, false)
 		return nil
+	case errors.Is(err, errGaveUp) && cl.Attempts+1 < c.cfg.MaxSendAttempts:
+		// Telegram could not be reached for a while. The turn is kept
+		// with its replies (Inbound.ID): try the update again later, and
+		// the engine hands back the same replies without a second effect.
+		delay := c.backoff(cl.Attempts)
+		c.log.Warn("replies not delivered; the update will be tried again", slog.Int64("update_id", cl.UpdateID),
+			slog.Int("attempt", cl.Attempts+1), slog.Duration("delay", delay), slog.Any("error", err))
+		c.metrics.update("retried", 1)
+		c.release(ctx, cl, delay, true)
+		return nil
+	case errors.Is(err, errGaveUp):
+		c.log.Error("dropping replies that could not be delivered", slog.Int64("update_id", cl.UpdateID),
+			slog.Int("attempts", cl.Attempts+1), slog.String("conv", chatHash(a.chat)), slog.Any("error", err))
+	case err != nil && !errors.Is(err, errUnreachable):
+		// Telegram refused a request (400): sending it again would fail
+		// the same way.
+		c.log.Warn("a reply was refused", slog.Int64("update_id", cl.UpdateID), slog.Any("error", err))
 	}
 	return c.settle(ctx, cl, true)
+}
+
+// backoff is the pause before an update is tried again after attempts
+// failed tries: one second, doubling, at most a minute (with the default
+// RetryBackoff). The longest series of tries stays well within a session's
+// idle time, which keeps the engine's record of the turn.
+func (c *Chan) backoff(attempts int) time.Duration {
+	return min(5*c.cfg.RetryBackoff<<min(attempts, 16), time.Minute)
 }
 
 // await waits for a batch to be sent, renewing the claim meanwhile. It
@@ -314,7 +343,7 @@ func (c *Chan) closeKeyboard(a action, lang string) *call {
 		return &call{chat: chat, method: "editMessageReplyMarkup", prio: prioReply,
 			do: func(ctx context.Context, api *tgbot.Bot) error {
 				_, err := api.EditMessageReplyMarkup(ctx, &tgbot.EditMessageReplyMarkupParams{ChatID: chat, MessageID: id})
-				return err
+				return edited(err)
 			}}
 	}
 	text := escapeHTML(m.Text)
@@ -329,6 +358,15 @@ func (c *Chan) closeKeyboard(a action, lang string) *call {
 			_, err := api.EditMessageText(ctx, &tgbot.EditMessageTextParams{
 				ChatID: chat, MessageID: id, Text: text, ParseMode: models.ParseModeHTML, LinkPreviewOptions: linkPreviewOff,
 			})
-			return err
+			return edited(err)
 		}}
+}
+
+// edited treats Telegram's "message is not modified" as success: the edit
+// was made by an earlier try of the same update.
+func edited(err error) error {
+	if errors.Is(err, tgbot.ErrorBadRequest) && strings.Contains(err.Error(), "message is not modified") {
+		return nil
+	}
+	return err
 }

@@ -1,0 +1,115 @@
+package telegram
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"sportello/channels/telegram/internal/fakeapi"
+)
+
+// fastRetries makes transient failures cheap to wait out in tests.
+func fastRetries(c *Config) { c.RetryBackoff = 5 * time.Millisecond }
+
+// countStatus counts the calls of method to chat that got status.
+func countStatus(calls []fakeapi.Call, method string, chat int64, status int) int {
+	n := 0
+	for _, c := range calls {
+		if c.Method == method && c.Chat == chat && c.Status == status {
+			n++
+		}
+	}
+	return n
+}
+
+// count counts the bot messages whose text is text.
+func count(msgs []fakeapi.Message, text string) int {
+	n := 0
+	for _, m := range msgs {
+		if m.Text == text {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRepliesResentAfterNetworkTrouble: Telegram fails for longer than the
+// sender's own retries of one request. The update stays in the inbox and is
+// tried again: the engine hands back the turn's recorded replies, which
+// reach the citizen, and the turn's effect happens once.
+func TestRepliesResentAfterNetworkTrouble(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			r := newRig(t, backend, withConfig(fastRetries))
+			chat := citizen.ID
+			r.fake.Text(citizen, "ciao")
+			menu := lastWithButton(t, r.waitBot(chat, 1), "menu:form")
+			if _, err := r.fake.Press(citizen, menu.ID, "menu:form"); err != nil {
+				t.Fatal(err)
+			}
+			r.waitBot(chat, 2)
+			r.settled(chat)
+
+			// A text turn: three rounds of the sender's retries fail.
+			const failures = 3 * maxTries
+			r.fake.Fail("sendMessage", chat, http.StatusBadGateway, "Bad Gateway", 0, failures)
+			r.fake.Text(citizen, "Giulia")
+			msgs := r.waitBot(chat, 3)
+			r.settled(chat)
+			confirm := lastWithButton(t, msgs, "form:yes")
+			if confirm.Text != "form: confirm Giulia?" {
+				t.Errorf("Got(reply after the outage) = %q, want %q", confirm.Text, "form: confirm Giulia?")
+			}
+			if n := len(msgs); n != 3 {
+				t.Errorf("Got(bot messages) = %s, want 3: the reply delivered once", texts(msgs))
+			}
+			if n := countStatus(r.fake.Calls(), "sendMessage", chat, http.StatusBadGateway); n != failures {
+				t.Errorf("Got(failed sends) = %d, want %d", n, failures)
+			}
+
+			// A button turn: the keyboard is closed at the first try;
+			// the replies come after one round of failures.
+			r.fake.Fail("sendMessage", chat, http.StatusInternalServerError, "Internal Server Error", 0, maxTries)
+			if _, err := r.fake.Press(citizen, confirm.ID, "form:yes"); err != nil {
+				t.Fatal(err)
+			}
+			msgs = r.waitBot(chat, 4)
+			r.settled(chat)
+			if got := msgs[len(msgs)-1].Text; got != "form: saved Giulia" || count(msgs, got) != 1 {
+				t.Errorf("Got(replies to the button) = %s, want %q once", texts(msgs), "form: saved Giulia")
+			}
+			if n := countOK(r.fake.Calls(), "answerCallbackQuery"); n != 2 {
+				t.Errorf("Got(callbacks answered) = %d, want 2 (each press once)", n)
+			}
+			if edited := r.fake.Messages(chat)[confirm.ID-1]; len(edited.Keyboard) != 0 || edited.Edited != 1 {
+				t.Errorf("Got(pressed message) keyboard=%v edited %d times, want no keyboard, edited once", edited.Keyboard, edited.Edited)
+			}
+		})
+	}
+}
+
+// TestRefusedReplyIsDropped: a reply Telegram refuses (400) is not sent
+// again: the update is settled and the next one is handled.
+func TestRefusedReplyIsDropped(t *testing.T) {
+	r := newRig(t, "bolt", withConfig(fastRetries))
+	chat := citizen.ID
+	r.fake.Text(citizen, "ciao")
+	r.waitBot(chat, 1)
+	r.settled(chat)
+
+	r.fake.Fail("sendMessage", chat, http.StatusBadRequest, "Bad Request: message text is empty", 0, 1)
+	r.fake.Text(citizen, "who")
+	r.fake.Text(citizen, "long")
+	msgs := r.waitBot(chat, 4) // greeting, three pieces of "long"
+	r.settled(chat)
+	if n := count(msgs, "private: true"); n != 0 {
+		t.Errorf("Got(refused reply sent again) %d times, want never: %s", n, texts(msgs))
+	}
+	if !strings.HasPrefix(msgs[1].Text, "Uno:") {
+		t.Errorf("Got(next reply) = %q, want the answer to the next message", msgs[1].Text)
+	}
+	if n := countStatus(r.fake.Calls(), "sendMessage", chat, http.StatusBadRequest); n != 1 {
+		t.Errorf("Got(refused sends) = %d, want 1", n)
+	}
+}
