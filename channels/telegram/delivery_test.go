@@ -1,6 +1,7 @@
 package telegram
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -111,5 +112,30 @@ func TestRefusedReplyIsDropped(t *testing.T) {
 	}
 	if n := countStatus(r.fake.Calls(), "sendMessage", chat, http.StatusBadRequest); n != 1 {
 		t.Errorf("Got(refused sends) = %d, want 1", n)
+	}
+}
+
+// TestBlockedDuringTurnStaysMarked: the 403 on a turn's reply marks the
+// chat unreachable in the store, and settling that turn does not clear the
+// mark again (the store's mark is what other replicas and the next start
+// see).
+func TestBlockedDuringTurnStaysMarked(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			r := newRig(t, backend)
+			chat := citizen.ID
+			r.fake.Text(citizen, "ciao")
+			r.waitBot(chat, 1)
+			r.settled(chat)
+
+			r.fake.Block(chat, true)
+			r.fake.Text(citizen, "who")
+			r.waitCalls("a 403", func(c []fakeapi.Call) bool { return countStatus(c, "sendMessage", chat, http.StatusForbidden) == 1 })
+			r.settled(chat)
+			got, err := r.opts.Inbox.unreachable(context.Background(), chat)
+			if err != nil || !got {
+				t.Errorf("Got(unreachable after a 403 on a reply) = %v, %v, want true", got, err)
+			}
+		})
 	}
 }

@@ -184,7 +184,9 @@ func (c *Chan) process(ctx context.Context, cl *claim) *claim {
 		// the same way.
 		c.log.Warn("a reply was refused", slog.Int64("update_id", cl.UpdateID), slog.Any("error", err))
 	}
-	return c.settle(ctx, cl, true)
+	// The citizen wrote, so the chat is reachable again; unless the reply
+	// has just found it blocked (403), which the sender has recorded.
+	return c.settle(ctx, cl, !errors.Is(err, errUnreachable))
 }
 
 // backoff is the pause before an update is tried again after attempts
