@@ -4,9 +4,10 @@
 // (every <, > and & escaped; replies are plain text), cut at paragraph
 // boundaries to Telegram's 4,096 characters; buttons as inline keyboards
 // whose callback_data is the button id; attachments (the booking's .ics) as
-// documents. Every pressed button's callback is answered, and the message it
-// was on is edited: its keyboard removed and the choice written under it, so
-// a stale button cannot be pressed twice.
+// documents. Every pressed button's callback is answered as soon as the
+// update is recorded, before its turn, and the message it was on is edited:
+// its keyboard removed and the choice written under it, so a stale button
+// cannot be pressed twice.
 //
 // # Conversations
 //
@@ -70,9 +71,11 @@
 //
 // One sender makes every request: each chat's messages in order, about one a
 // second per chat (after a short burst), twenty a minute per group, and
-// TELEGRAM_RATE a second overall. Callback answers and replies to citizens
-// who are talking now go before bulk pushes. A 429 pauses all sending for
-// retry_after and the request is retried, never dropped. A 403 (the citizen
+// TELEGRAM_RATE a second overall. Replies to citizens who are talking now go
+// before bulk pushes. Callback answers go first, in a lane of their own: not
+// paced, not held behind the chat's messages or by a pause of the messages.
+// A 429 pauses the messages (or, on an answer, the answers) for retry_after
+// and the request is retried, never dropped. A 403 (the citizen
 // blocked the bot) marks the chat unreachable in the store and calls
 // Options.OnUnreachable; pushes to it then fail at once with ErrUnreachable,
 // until the citizen writes again (or unblocks: Telegram's my_chat_member

@@ -45,6 +45,7 @@ type item struct {
 	UpdateID int64
 	Chat     int64 // ordering key: the chat the update belongs to
 	Raw      []byte
+	callback string // a button press: the callback query's id (not stored)
 }
 
 // claim is an update a worker holds.

@@ -77,6 +77,9 @@ func (c *Chan) poll() {
 		failures = 0
 		c.metrics.update("queued", n)
 		c.metrics.update("duplicate", len(items)-n)
+		if n > 0 {
+			c.answerCallbacks(items)
+		}
 		c.poke(n)
 		if last >= offset {
 			offset = last + 1

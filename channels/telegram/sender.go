@@ -87,20 +87,51 @@ func retryable(err error) bool {
 	return errors.Is(err, errGaveUp) || errors.Is(err, errStopping)
 }
 
-type chatQueue struct {
+// lane is a queue of calls sent one at a time, in order.
+type lane struct {
 	calls    []*call
-	busy     bool
+	busy     bool      // calls[0] is in flight
 	notAfter time.Time // earliest next try after a transient failure
-	lim      *rate.Limiter
-	dead     bool // 403: everything for this chat fails at once
+}
+
+// chatQueue is what the sender keeps for one chat: its messages (and
+// edits), in order and paced; and its callback answers, in a lane of their
+// own, neither paced nor held behind the messages (a citizen's spinner
+// turns until the answer comes, and Telegram refuses it after about 15 s).
+type chatQueue struct {
+	msgs    lane
+	answers lane
+	lim     *rate.Limiter
+	dead    bool // 403: every message for this chat fails at once
+}
+
+// lanes are the chat's lanes, answers first.
+func (q *chatQueue) lanes() [2]*lane { return [2]*lane{&q.answers, &q.msgs} }
+
+// idle reports whether nothing is queued or in flight for the chat.
+func (q *chatQueue) idle() bool {
+	for _, l := range q.lanes() {
+		if len(l.calls) > 0 || l.busy {
+			return false
+		}
+	}
+	return true
+}
+
+// laneOf is the lane c goes in.
+func (q *chatQueue) laneOf(c *call) *lane {
+	if c.prio == prioAnswer {
+		return &q.answers
+	}
+	return &q.msgs
 }
 
 // sender is the one way out for everything the bot sends. It keeps each
 // chat's messages in order, paces them (about one a second per chat, twenty a
-// minute per group, Config.Rate a second overall), sends callback answers and
-// replies to citizens who are talking now before bulk notices, pauses
-// everything for retry_after on a 429 and then retries, and reports chats
-// that blocked the bot.
+// minute per group, Config.Rate a second overall), sends callback answers
+// at once (not behind the chat's messages) and replies to citizens who are
+// talking now before bulk notices, pauses the messages for retry_after on a
+// 429 and then retries, and reports chats that blocked the bot.
 type sender struct {
 	api           *tgbot.Bot
 	log           *slog.Logger
@@ -116,16 +147,20 @@ type sender struct {
 	apiCtx    context.Context
 	apiCancel context.CancelFunc
 
-	mu       sync.Mutex
-	chats    map[int64]*chatQueue
-	paused   time.Time // no request before this (429)
-	seq      uint64
-	inflight int
-	closing  bool
-	lastGC   time.Time
-	wake     chan struct{}
-	loopDone chan struct{}
-	calls    sync.WaitGroup
+	mu     sync.Mutex
+	chats  map[int64]*chatQueue
+	paused time.Time // no message before this (429)
+	// answersPaused: no callback answer before this (a 429 on an answer).
+	// Answers are not held by a pause of the messages: they are cheap
+	// requests, and late ones are refused.
+	answersPaused time.Time
+	seq           uint64
+	inflight      int
+	closing       bool
+	lastGC        time.Time
+	wake          chan struct{}
+	loopDone      chan struct{}
+	calls         sync.WaitGroup
 }
 
 // maxTries bounds retries of a request that failed for a transient reason
@@ -180,7 +215,8 @@ func (s *sender) send(calls []*call) *batch {
 			defer b.finish(errUnreachable)
 			continue
 		}
-		q.calls = append(q.calls, c)
+		l := q.laneOf(c)
+		l.calls = append(l.calls, c)
 	}
 	s.mu.Unlock()
 	s.poke()
@@ -192,15 +228,17 @@ func (s *sender) cancel(b *batch) {
 	s.mu.Lock()
 	var dropped []*call
 	for _, q := range s.chats {
-		kept := q.calls[:0]
-		for i, c := range q.calls {
-			if c.batch == b && !(i == 0 && q.busy) {
-				dropped = append(dropped, c)
-				continue
+		for _, l := range q.lanes() {
+			kept := l.calls[:0]
+			for i, c := range l.calls {
+				if c.batch == b && !(i == 0 && l.busy) {
+					dropped = append(dropped, c)
+					continue
+				}
+				kept = append(kept, c)
 			}
-			kept = append(kept, c)
+			l.calls = kept
 		}
-		q.calls = kept
 	}
 	s.mu.Unlock()
 	for _, c := range dropped {
@@ -230,7 +268,7 @@ func (s *sender) revive(chat int64) {
 	s.mu.Unlock()
 }
 
-// pausedFor reports how long sending stays paused after a 429.
+// pausedFor reports how long sending messages stays paused after a 429.
 func (s *sender) pausedFor() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -276,34 +314,42 @@ func (s *sender) dispatch() (time.Duration, bool) {
 	if s.closing && s.inflight == 0 && s.empty() {
 		return 0, true
 	}
-	if now.Before(s.paused) {
-		return s.paused.Sub(now), false
-	}
 	if s.inflight >= s.maxInflight {
 		return time.Hour, false // a finishing call wakes us
 	}
 	var (
 		best     *call
 		bestQ    *chatQueue
+		bestL    *lane
 		earliest = time.Hour
 	)
 	for _, q := range s.chats {
-		if q.busy || len(q.calls) == 0 {
-			continue
-		}
-		if now.Before(q.notAfter) {
-			earliest = min(earliest, q.notAfter.Sub(now))
-			continue
-		}
-		c := q.calls[0]
-		if c.paced {
-			if d := tokenDelay(q.lim, now); d > 0 {
-				earliest = min(earliest, d)
+		for _, l := range q.lanes() {
+			if l.busy || len(l.calls) == 0 {
 				continue
 			}
-		}
-		if best == nil || c.prio < best.prio || (c.prio == best.prio && c.seq < best.seq) {
-			best, bestQ = c, q
+			c := l.calls[0]
+			paused := s.paused
+			if c.prio == prioAnswer {
+				paused = s.answersPaused
+			}
+			if now.Before(paused) {
+				earliest = min(earliest, paused.Sub(now))
+				continue
+			}
+			if now.Before(l.notAfter) {
+				earliest = min(earliest, l.notAfter.Sub(now))
+				continue
+			}
+			if c.paced {
+				if d := tokenDelay(q.lim, now); d > 0 {
+					earliest = min(earliest, d)
+					continue
+				}
+			}
+			if best == nil || c.prio < best.prio || (c.prio == best.prio && c.seq < best.seq) {
+				best, bestQ, bestL = c, q, l
+			}
 		}
 	}
 	if best == nil {
@@ -317,10 +363,10 @@ func (s *sender) dispatch() (time.Duration, bool) {
 	if best.paced {
 		bestQ.lim.AllowN(now, 1)
 	}
-	bestQ.busy = true
+	bestL.busy = true
 	s.inflight++
 	s.calls.Add(1)
-	go s.run(best, bestQ)
+	go s.run(best, bestQ, bestL)
 	return 0, false
 }
 
@@ -337,7 +383,7 @@ func tokenDelay(lim *rate.Limiter, now time.Time) time.Duration {
 
 func (s *sender) empty() bool {
 	for _, q := range s.chats {
-		if len(q.calls) > 0 || q.busy {
+		if !q.idle() {
 			return false
 		}
 	}
@@ -351,14 +397,15 @@ func (s *sender) gc(now time.Time) {
 	}
 	s.lastGC = now
 	for chat, q := range s.chats {
-		if !q.busy && len(q.calls) == 0 && !q.dead && q.lim.TokensAt(now) >= float64(q.lim.Burst()) {
+		if q.idle() && !q.dead && q.lim.TokensAt(now) >= float64(q.lim.Burst()) {
 			delete(s.chats, chat)
 		}
 	}
 }
 
-// run makes one request and settles its outcome.
-func (s *sender) run(c *call, q *chatQueue) {
+// run makes one request, the head of lane l of chat q, and settles its
+// outcome.
+func (s *sender) run(c *call, q *chatQueue, l *lane) {
 	defer s.calls.Done()
 	ctx, cancel := context.WithTimeout(s.apiCtx, 30*time.Second)
 	err := c.do(ctx, s.api)
@@ -376,50 +423,54 @@ func (s *sender) run(c *call, q *chatQueue) {
 	switch {
 	case err == nil:
 		settled, errs = append(settled, c), append(errs, nil)
-		q.calls = q.calls[1:]
+		l.calls = l.calls[1:]
 	case errors.As(err, &tooMany):
 		wait := time.Duration(max(tooMany.RetryAfter, 1)) * time.Second
-		if until := time.Now().Add(wait); until.After(s.paused) {
-			s.paused = until
+		paused := &s.paused
+		if c.prio == prioAnswer {
+			paused = &s.answersPaused
+		}
+		if until := time.Now().Add(wait); until.After(*paused) {
+			*paused = until
 		}
 		s.log.Warn("telegram asked to slow down", slog.String("method", c.method), slog.Duration("retry_after", wait))
-	case errors.Is(err, tgbot.ErrorForbidden):
-		// Blocked by the citizen, or removed from the group: nothing more
+	case errors.Is(err, tgbot.ErrorForbidden) && c.prio != prioAnswer:
+		// Blocked by the citizen, or removed from the group: no message
 		// can reach this chat until it writes again.
 		dead = !q.dead
 		q.dead = true
-		for _, p := range q.calls {
+		for _, p := range l.calls {
 			settled, errs = append(settled, p), append(errs, errUnreachable)
 		}
-		q.calls = nil
+		l.calls = nil
 	case errors.As(err, &migrate), errors.Is(err, tgbot.ErrorBadRequest), errors.Is(err, tgbot.ErrorNotFound),
-		errors.Is(err, tgbot.ErrorUnauthorized), errors.Is(err, tgbot.ErrorConflict):
+		errors.Is(err, tgbot.ErrorUnauthorized), errors.Is(err, tgbot.ErrorConflict), errors.Is(err, tgbot.ErrorForbidden):
 		// Telegram refused the request itself: sending it again would not
 		// help.
 		settled, errs = append(settled, c), append(errs, fmt.Errorf("telegram: %s: %w", c.method, err))
-		q.calls = q.calls[1:]
+		l.calls = l.calls[1:]
 	case s.apiCtx.Err() != nil:
 		settled, errs = append(settled, c), append(errs, fmt.Errorf("telegram: %s: %w: %w", c.method, errStopping, err))
-		q.calls = q.calls[1:]
+		l.calls = l.calls[1:]
 	case c.tries >= maxTries:
 		// Still failing: give it up for now, and the rest of its batch to
 		// this chat with it, which would arrive out of order. The batch's
 		// owner sends it all again later.
 		gaveUp := fmt.Errorf("telegram: %s: %w: %w", c.method, errGaveUp, err)
-		kept := q.calls[:0]
-		for i, p := range q.calls {
+		kept := l.calls[:0]
+		for i, p := range l.calls {
 			if i == 0 || p.batch == c.batch {
 				settled, errs = append(settled, p), append(errs, gaveUp)
 				continue
 			}
 			kept = append(kept, p)
 		}
-		q.calls = kept
+		l.calls = kept
 	default:
 		// Network trouble or a 5xx: try again shortly.
-		q.notAfter = time.Now().Add(time.Duration(c.tries*c.tries) * s.retryBackoff)
+		l.notAfter = time.Now().Add(time.Duration(c.tries*c.tries) * s.retryBackoff)
 	}
-	q.busy = false
+	l.busy = false
 	s.inflight--
 	s.mu.Unlock()
 
@@ -452,12 +503,14 @@ func (s *sender) close(ctx context.Context) error {
 		s.mu.Lock()
 		var dropped []*call
 		for _, q := range s.chats {
-			start := 0
-			if q.busy {
-				start = 1
+			for _, l := range q.lanes() {
+				start := 0
+				if l.busy {
+					start = 1
+				}
+				dropped = append(dropped, l.calls[start:]...)
+				l.calls = l.calls[:start]
 			}
-			dropped = append(dropped, q.calls[start:]...)
-			q.calls = q.calls[:start]
 		}
 		s.mu.Unlock()
 		for _, c := range dropped {

@@ -32,6 +32,7 @@ type updateHead struct {
 		} `json:"chat"`
 	} `json:"message"`
 	CallbackQuery *struct {
+		ID   string `json:"id"`
 		From struct {
 			ID int64 `json:"id"`
 		} `json:"from"`
@@ -61,6 +62,9 @@ func readHead(raw []byte) (item, error) {
 		return item{}, errNoUpdateID
 	}
 	it := item{UpdateID: h.ID, Raw: raw}
+	if h.CallbackQuery != nil {
+		it.callback = h.CallbackQuery.ID
+	}
 	switch {
 	case h.Message != nil:
 		it.Chat = h.Message.Chat.ID
@@ -159,20 +163,19 @@ func classify(u *models.Update, me identity, known func(cmd string) bool) action
 		a := action{kind: actTurn, cb: cq}
 		var chatType models.ChatType
 		switch cq.Message.Type {
+		// Without a message (a button on an inline message, or a game)
+		// a.chat stays 0: nothing of ours.
 		case models.MaybeInaccessibleMessageTypeMessage:
-			if cq.Message.Message == nil {
-				return action{}
+			if m := cq.Message.Message; m != nil {
+				a.cbMsg = m
+				a.chat, chatType = m.Chat.ID, m.Chat.Type
 			}
-			a.cbMsg = cq.Message.Message
-			a.chat, chatType = a.cbMsg.Chat.ID, a.cbMsg.Chat.Type
 		case models.MaybeInaccessibleMessageTypeInaccessibleMessage:
-			if cq.Message.InaccessibleMessage == nil {
-				return action{}
+			if m := cq.Message.InaccessibleMessage; m != nil {
+				a.chat, chatType = m.Chat.ID, m.Chat.Type
 			}
-			a.chat, chatType = cq.Message.InaccessibleMessage.Chat.ID, cq.Message.InaccessibleMessage.Chat.Type
 		}
 		if a.chat == 0 || cq.Data == "" {
-			// A button on an inline message, or a game: nothing of ours.
 			return action{kind: actNotMine, cb: cq, chat: cq.From.ID}
 		}
 		group := isGroup(chatType)

@@ -73,6 +73,7 @@ func (c *Chan) WebhookHandler() http.Handler {
 			c.metrics.update("duplicate", 1)
 		} else {
 			c.metrics.update("queued", 1)
+			c.answerCallbacks([]item{it})
 			c.poke(1)
 		}
 		w.WriteHeader(http.StatusOK)

@@ -114,17 +114,12 @@ func (c *Chan) process(ctx context.Context, cl *claim) *claim {
 		c.metrics.update("handled", 1)
 		return c.settle(ctx, cl, true)
 	case actNotMine:
-		lang := langOf(a.cb.From.LanguageCode)
-		c.await(ctx, cl, c.send.send([]*call{c.answer(a.chat, a.cb.ID, c.cat.Text(lang, "telegram.not_yours", nil))}))
+		// Answered with a note at intake (answerCallbacks).
 		c.metrics.update("ignored", 1)
 		return c.settle(ctx, cl, false)
 	}
 
 	c.send.revive(a.chat)
-	if a.cb != nil && cl.Attempts == 0 {
-		// Stop the citizen's spinner at once, before the turn.
-		c.send.send([]*call{c.answer(a.chat, a.cb.ID, "")})
-	}
 	replies, err := c.engine.Handle(ctx, a.in)
 	if err != nil {
 		if errors.Is(err, bot.ErrStopping) {
@@ -314,6 +309,29 @@ func (c *Chan) render(chat int64, replyTo int, replies []bot.Reply, p prio) []*c
 		}
 	}
 	return calls
+}
+
+// answerCallbacks answers the button presses among items, just recorded in
+// the inbox: at once, before their turn, so the citizen's spinner stops
+// however long the chat's earlier updates take (Telegram refuses an answer
+// after about 15 s). A press on a button that is not the member's own, or
+// not Sportello's, gets a note instead of a turn. Only the first answer to a
+// press counts: if a redelivered press is answered again, Telegram refuses
+// that answer, harmlessly.
+func (c *Chan) answerCallbacks(items []item) {
+	for _, it := range items {
+		if it.callback == "" {
+			continue
+		}
+		text := ""
+		var u models.Update
+		if err := json.Unmarshal(it.Raw, &u); err == nil && u.CallbackQuery != nil {
+			if a := classify(&u, identity{}, nil); a.kind == actNotMine {
+				text = c.cat.Text(langOf(u.CallbackQuery.From.LanguageCode), "telegram.not_yours", nil)
+			}
+		}
+		c.send.send([]*call{c.answer(it.Chat, it.callback, text)})
+	}
 }
 
 // answer is an answerCallbackQuery, with an optional toast.
