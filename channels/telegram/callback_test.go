@@ -87,3 +87,26 @@ func TestAnswerNotHeldByLongReply(t *testing.T) {
 		t.Errorf("Got(calls) = %s, want the callback answered before the long reply's last piece", callList(calls))
 	}
 }
+
+// TestPressWithoutMessageIsAnswered: a press on a button of an inline
+// message (the callback carries no message) is nothing of Sportello's, but
+// its spinner is stopped too.
+func TestPressWithoutMessageIsAnswered(t *testing.T) {
+	r := newRig(t, "bolt")
+	r.fake.Raw(map[string]any{"callback_query": map[string]any{
+		"id":                "cq-inline",
+		"from":              map[string]any{"id": citizen.ID, "is_bot": false, "first_name": "Maria", "language_code": "it"},
+		"chat_instance":     "ci",
+		"inline_message_id": "im-1",
+		"data":              "menu:form",
+	}})
+	r.waitCalls("the answer", func(c []fakeapi.Call) bool {
+		return firstSeq(c, func(x fakeapi.Call) bool {
+			return x.Method == "answerCallbackQuery" && x.Params["callback_query_id"] == "cq-inline"
+		}) > 0
+	})
+	r.settled(citizen.ID)
+	if n := len(r.fake.CallsOf("sendMessage")); n != 0 {
+		t.Errorf("Got(messages sent for a press on an inline message) = %d, want 0", n)
+	}
+}

@@ -106,9 +106,15 @@ type keyButton struct {
 // shortLabel is the longest label that shares a row with others.
 const shortLabel = 14
 
+// usable reports whether a button can be shown: its id is a valid
+// callback_data and it has a label.
+func usable(b bot.Button) bool {
+	return bot.ValidButtonID(b.ID) && strings.TrimSpace(b.Label) != ""
+}
+
 // makeKeyboard lays buttons out: long labels alone on a row, short ones up
-// to three a row, in the given order. Buttons whose id is not a valid
-// callback_data are left out (the engine never makes one).
+// to three a row, in the given order. Buttons that are not usable are left
+// out (the engine never makes one; render logs them).
 func makeKeyboard(buttons []bot.Button) *keyboard {
 	var kb keyboard
 	var row []keyButton
@@ -119,7 +125,7 @@ func makeKeyboard(buttons []bot.Button) *keyboard {
 		}
 	}
 	for _, b := range buttons {
-		if !bot.ValidButtonID(b.ID) || strings.TrimSpace(b.Label) == "" {
+		if !usable(b) {
 			continue
 		}
 		btn := keyButton{Text: b.Label, Data: b.ID}

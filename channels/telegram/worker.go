@@ -270,7 +270,13 @@ func (c *Chan) render(chat int64, replyTo int, replies []bot.Reply, p prio) []*c
 	if replyTo != 0 {
 		reply = &models.ReplyParameters{MessageID: replyTo, AllowSendingWithoutReply: true}
 	}
-	for _, r := range replies {
+	for _, r := range c.foldButtons(replies) {
+		for _, b := range r.Buttons {
+			if !usable(b) {
+				c.log.Warn("leaving out a button Telegram cannot show", slog.String("button_id", clip(b.ID, 80)),
+					slog.Bool("has_label", strings.TrimSpace(b.Label) != ""))
+			}
+		}
 		kb := makeKeyboard(r.Buttons)
 		parts := splitText(r.Text, MaxMessageChars)
 		for i, part := range parts {
@@ -309,6 +315,38 @@ func (c *Chan) render(chat int64, replyTo int, replies []bot.Reply, p prio) []*c
 		}
 	}
 	return calls
+}
+
+// foldButtons moves the buttons of a reply that has neither text nor files
+// (Telegram has no message to put them under) to the reply before it.
+// Buttons with nothing before them are logged and left out.
+func (c *Chan) foldButtons(replies []bot.Reply) []bot.Reply {
+	out := make([]bot.Reply, 0, len(replies))
+	for _, r := range replies {
+		if len(r.Buttons) == 0 || strings.TrimSpace(r.Text) != "" || len(r.Attachments) > 0 {
+			out = append(out, r)
+			continue
+		}
+		if len(out) == 0 {
+			ids := make([]string, 0, len(r.Buttons))
+			for _, b := range r.Buttons {
+				ids = append(ids, clip(b.ID, 80))
+			}
+			c.log.Warn("leaving out buttons without a message to show them under", slog.Any("button_ids", ids))
+			continue
+		}
+		prev := &out[len(out)-1]
+		prev.Buttons = append(append([]bot.Button(nil), prev.Buttons...), r.Buttons...)
+	}
+	return out
+}
+
+// clip shortens s to at most n bytes, for logs.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 // answerCallbacks answers the button presses among items, just recorded in
