@@ -54,16 +54,33 @@ func (c *Chan) poll() {
 		}
 		var items []item
 		last := offset - 1
+		unreadable := 0
 		for _, raw := range raws {
 			it, err := readHead(raw)
 			if err != nil {
-				c.log.Warn("skipping an unreadable update", slog.Any("error", err))
+				// Nothing can be done with it: confirm it with the rest
+				// when its update_id can be read, so it is not served
+				// again and again.
+				unreadable++
+				id := updateID(raw)
+				if id > 0 {
+					last = max(last, id)
+				}
+				c.log.Warn("skipping an unreadable update", slog.Int64("update_id", id), slog.Any("error", err))
 				continue
 			}
 			last = max(last, it.UpdateID)
 			if it.Chat != 0 {
 				items = append(items, it)
 			}
+		}
+		if unreadable > 0 && unreadable == len(raws) && last < offset {
+			// Not one update of the batch can even be identified: the
+			// same batch comes again; do not ask for it in a tight loop.
+			if !pause() {
+				return
+			}
+			continue
 		}
 		n, err := c.inbox.add(ctx, items, c.cfg.DedupeTTL)
 		if err != nil {

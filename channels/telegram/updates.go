@@ -78,6 +78,18 @@ func readHead(raw []byte) (item, error) {
 	return it, nil
 }
 
+// updateID reads just the update_id of an update that may not parse as a
+// whole; 0 when it cannot.
+func updateID(raw []byte) int64 {
+	var h struct {
+		ID int64 `json:"update_id"`
+	}
+	if json.Unmarshal(raw, &h) != nil || h.ID <= 0 {
+		return 0
+	}
+	return h.ID
+}
+
 // identity is who the bot is (getMe).
 type identity struct {
 	ID       int64

@@ -49,6 +49,8 @@ type Call struct {
 	Error  string `json:"error,omitempty"`
 	// Chat is chat_id when the request had one.
 	Chat int64 `json:"chat,omitempty"`
+	// Updates is how many updates a getUpdates answer carried.
+	Updates int `json:"updates,omitempty"`
 }
 
 // File is an uploaded file.
@@ -398,6 +400,20 @@ func (s *Server) Raw(body map[string]any) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.addUpdate(body)
+}
+
+// Garbled queues raw as an element of getUpdates' result, as given: one
+// whose update_id cannot be read (Telegram never sends one), to test that
+// the bot copes. It is served until the bot confirms a later update; it
+// returns the id it is queued under.
+func (s *Server) Garbled(raw string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	e := &entry{id: s.nextID, raw: json.RawMessage(raw)}
+	s.updates = append(s.updates, e)
+	s.notify()
+	return e.id
 }
 
 // Resend queues the update with id again, as Telegram does when it retries.
@@ -922,7 +938,10 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, p map[string
 				e.served = true
 			}
 		}
-		s.calls = append(s.calls, Call{Seq: len(s.calls) + 1, Method: "getUpdates", Params: p, At: time.Now(), Status: 200})
+		s.calls = append(s.calls, Call{Seq: len(s.calls) + 1, Method: "getUpdates", Params: p, At: time.Now(), Status: 200, Updates: len(out)})
+		if len(out) > 0 {
+			s.notify() // the request returns now: no one waits in a loop on it
+		}
 		ch := s.changed
 		s.mu.Unlock()
 		if len(out) > 0 {
