@@ -139,3 +139,27 @@ func TestBlockedDuringTurnStaysMarked(t *testing.T) {
 		})
 	}
 }
+
+// TestLinksNotPreviewed: every message and every edit asks Telegram not to
+// preview links.
+func TestLinksNotPreviewed(t *testing.T) {
+	r := newRig(t, "bolt")
+	r.fake.Text(citizen, "ciao")
+	menu := lastWithButton(t, r.waitBot(citizen.ID, 1), "menu:form")
+	if _, err := r.fake.Press(citizen, menu.ID, "menu:form"); err != nil {
+		t.Fatal(err)
+	}
+	r.waitBot(citizen.ID, 2)
+	r.waitCalls("the edit", func(c []fakeapi.Call) bool { return countOK(c, "editMessageText") == 1 })
+	for _, method := range []string{"sendMessage", "editMessageText"} {
+		calls := r.fake.CallsOf(method)
+		if len(calls) == 0 {
+			t.Fatalf("Got(no %s calls), want some", method)
+		}
+		for _, c := range calls {
+			if got := c.Params["link_preview_options"]; !strings.Contains(got, `"is_disabled":true`) {
+				t.Errorf("Got(%s link_preview_options) = %q, want is_disabled", method, got)
+			}
+		}
+	}
+}

@@ -226,14 +226,27 @@ func (c *Chan) settle(ctx context.Context, cl *claim, reachable bool) *claim {
 			}
 			return next
 		}
-		if errors.Is(err, errLeaseLost) || errors.Is(err, store.ErrClosed) || try == 4 {
-			// Another worker has the chat, or the store is gone: the
-			// update will be handled again and the engine will
-			// recognise it.
+		if errors.Is(err, errLeaseLost) || errors.Is(err, store.ErrClosed) || try == 4 ||
+			!c.pause(time.Duration(try+1)*100*time.Millisecond) {
+			// Another worker has the chat, the store is gone, or
+			// Shutdown's deadline has passed: the update will be
+			// handled again and the engine will recognise it.
 			c.log.Warn("could not settle an update", slog.Int64("update_id", cl.UpdateID), slog.Any("error", err))
 			return nil
 		}
-		time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
+	}
+}
+
+// pause waits d, or until Shutdown's deadline passes (false). Soft
+// Shutdown does not cut it short: workers finish what they hold.
+func (c *Chan) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.hard:
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -258,7 +271,12 @@ func chatHash(chat int64) string {
 	return Channel + ":" + hex.EncodeToString(h[:6])
 }
 
-var linkPreviewOff = &models.LinkPreviewOptions{IsDisabled: tgbot.True()}
+// noPreview asks Telegram not to show a preview of the first link in a
+// message (an office's web page would take half the screen): a new value
+// for each request rather than a shared, mutable package variable.
+func noPreview() *models.LinkPreviewOptions {
+	return &models.LinkPreviewOptions{IsDisabled: tgbot.True()}
+}
 
 // render turns replies into calls: each text in pieces of at most 4096
 // characters with the buttons under the last piece, then the attachments
@@ -284,7 +302,7 @@ func (c *Chan) render(chat int64, replyTo int, replies []bot.Reply, p prio) []*c
 				ChatID:             chat,
 				Text:               escapeHTML(part),
 				ParseMode:          models.ParseModeHTML,
-				LinkPreviewOptions: linkPreviewOff,
+				LinkPreviewOptions: noPreview(),
 				ReplyParameters:    reply,
 			}
 			if i == len(parts)-1 && kb != nil {
@@ -414,7 +432,7 @@ func (c *Chan) closeKeyboard(a action, lang string) *call {
 	return &call{chat: chat, method: "editMessageText", prio: prioReply,
 		do: func(ctx context.Context, api *tgbot.Bot) error {
 			_, err := api.EditMessageText(ctx, &tgbot.EditMessageTextParams{
-				ChatID: chat, MessageID: id, Text: text, ParseMode: models.ParseModeHTML, LinkPreviewOptions: linkPreviewOff,
+				ChatID: chat, MessageID: id, Text: text, ParseMode: models.ParseModeHTML, LinkPreviewOptions: noPreview(),
 			})
 			return edited(err)
 		}}
