@@ -598,12 +598,14 @@ func TestRepliesBeforeBulk(t *testing.T) {
 	r.waitBot(citizen.ID, 1)
 	r.settled(citizen.ID)
 
-	// Telegram refuses the first bulk message and pauses everything for 1s.
-	r.fake.Fail("sendMessage", 0, http.StatusTooManyRequests, "Too Many Requests: retry after 1", 1, 1)
+	// Telegram refuses bulk messages (pausing for 1 s each time) until the
+	// citizen's reply is waiting too; then both are ready when the pause
+	// ends, however long the citizen's turn took.
+	r.fake.Fail("sendMessage", 0, http.StatusTooManyRequests, "Too Many Requests: retry after 1", 1, 1000)
 	pushed := make(chan error, 4)
 	for i := int64(0); i < 4; i++ {
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			pushed <- r.ch.Push(ctx, bot.Conversation{Channel: Channel, User: "90" + string(rune('0'+i))}, []bot.Reply{{Text: "avviso"}})
 		}()
@@ -618,6 +620,8 @@ func TestRepliesBeforeBulk(t *testing.T) {
 	})
 	// While sending is paused, a citizen writes.
 	r.fake.Text(citizen, "who")
+	r.waitHeld(citizen.ID)
+	r.fake.ClearFailures()
 	for i := 0; i < 4; i++ {
 		if err := <-pushed; err != nil {
 			t.Errorf("Push() = %v", err)

@@ -163,3 +163,25 @@ func TestLinksNotPreviewed(t *testing.T) {
 		}
 	}
 }
+
+// waitHeld waits until the sender holds a message for chat while it is
+// paused by a 429 with no request in flight: when the pause ends, the
+// sender chooses among everything it holds.
+func (r *rig) waitHeld(chat int64) {
+	r.t.Helper()
+	s := r.ch.send
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		q := s.chats[chat]
+		held := q != nil && len(q.msgs.calls) > 0 && s.inflight == 0 && time.Now().Add(50*time.Millisecond).Before(s.paused)
+		s.mu.Unlock()
+		if held {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("the sender holds no message for chat %d during a pause", chat)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

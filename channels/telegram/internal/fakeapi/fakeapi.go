@@ -274,6 +274,14 @@ func (s *Server) Fail(method string, chat int64, code int, desc string, retryAft
 	s.failures = append(s.failures, &failure{method: method, chat: chat, code: code, desc: desc, retryAfter: retryAfter, times: times})
 }
 
+// ClearFailures drops the failures set with Fail that have not happened
+// yet.
+func (s *Server) ClearFailures() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures = nil
+}
+
 // Block makes chat refuse the bot (403), as a citizen who blocked it.
 func (s *Server) Block(chat int64, blocked bool) {
 	s.mu.Lock()
