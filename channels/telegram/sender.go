@@ -150,6 +150,9 @@ type sender struct {
 	mu     sync.Mutex
 	chats  map[int64]*chatQueue
 	paused time.Time // no message before this (429)
+	// started, when set (tests), sees each request as the sender starts
+	// it, with the time its pacing was decided at; called with mu held.
+	started func(c *call, at time.Time)
 	// answersPaused: no callback answer before this (a 429 on an answer).
 	// Answers are not held by a pause of the messages: they are cheap
 	// requests, and late ones are refused.
@@ -364,6 +367,9 @@ func (s *sender) dispatch() (time.Duration, bool) {
 		bestQ.lim.AllowN(now, 1)
 	}
 	bestL.busy = true
+	if s.started != nil {
+		s.started(best, now)
+	}
 	s.inflight++
 	s.calls.Add(1)
 	go s.run(best, bestQ, bestL)
