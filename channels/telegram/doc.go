@@ -65,7 +65,8 @@
 // dropped either: the update stays queued and is tried again after a
 // backoff, up to Config.MaxSendAttempts (about five minutes in all, well
 // within the session's idle time), and the engine hands back the turn's
-// recorded replies. Replies Telegram refuses (400) are logged and dropped.
+// recorded replies (pieces that went out before the trouble go out again).
+// Replies Telegram refuses (400) are logged and dropped.
 //
 // # Sending
 //
