@@ -523,7 +523,13 @@ func TestDialogPanicGetsAnApology(t *testing.T) {
 	h := newHarness(t)
 	h.text("u1", "ciao")
 	r := h.press("u1", "go:answer:panic")
-	contains(t, r, h.msg("it", "error.dialog"))
+	contains(t, r, h.msg("it", "error.answer"))
+	// A failing answer leaves a flow in progress alone.
+	h.press("u1", "menu:form")
+	h.text("u1", "Mario")
+	r = h.press("u1", "go:answer:panic")
+	contains(t, r, h.msg("it", "error.answer"))
+	contains(t, h.press("u1", "form:yes"), "form: saved Mario")
 	contains(t, h.text("u1", "menu"), h.msg("it", "menu.prompt"))
 }
 

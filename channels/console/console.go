@@ -174,7 +174,9 @@ func (c *Console) interactiveInput(line string) bot.Inbound {
 
 func (c *Console) turn(ctx context.Context, in bot.Inbound) {
 	in.Conv = c.Conversation()
-	in.Lang = c.lang
+	// --lang is a choice made once, at the start: later the citizen may
+	// switch like anyone else ("italiano", /lingua).
+	in.Lang, c.lang = c.lang, ""
 	replies, err := c.h.Handle(ctx, in)
 	if c.json {
 		out := output{Replies: wire(replies)}

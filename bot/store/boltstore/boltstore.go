@@ -125,7 +125,7 @@ func (s *Store) Acquire(ctx context.Context, key string, d time.Duration) (*stor
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("bolt: acquire %s: %w (%w)", key, store.ErrBusy, ctx.Err())
+			return nil, fmt.Errorf("bolt: acquire: %w (%w)", store.ErrBusy, ctx.Err())
 		}
 		t.Stop()
 	}
@@ -157,11 +157,15 @@ func (s *Store) load(key string, l *lease, now time.Time) (*store.Lease, error) 
 // store.ErrLeaseLost, writing nothing, when another turn took the expired
 // lease or changed the session since l was loaded.
 func (s *Store) Commit(_ context.Context, l *store.Lease, w store.Write) error {
+	// Whatever happens, this turn is over: never leave the conversation
+	// locked behind a failed write (release only drops our own lease).
+	defer s.release(l.Key, l.Token)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
 		s.mu.Lock()
 		cur := s.leases[l.Key]
-		taken := cur != nil && cur.token != l.Token && now.Before(cur.expires)
+		ours := cur != nil && cur.token == l.Token
+		taken := cur != nil && !ours && now.Before(cur.expires)
 		s.mu.Unlock()
 		if taken {
 			return store.ErrLeaseLost
@@ -173,7 +177,11 @@ func (s *Store) Commit(_ context.Context, l *store.Lease, w store.Write) error {
 				version = int64(binary.BigEndian.Uint64(rest))
 			}
 		}
-		if version != l.Version {
+		// While the lease is ours nobody else can have written; once it
+		// is not (expired, then released by its taker) the version must
+		// be the one we loaded. As in the Redis store, a session that
+		// expires during the turn is not a conflict.
+		if !ours && version != l.Version {
 			return store.ErrLeaseLost
 		}
 		if w.Session == nil {
@@ -202,12 +210,11 @@ func (s *Store) Commit(_ context.Context, l *store.Lease, w store.Write) error {
 		return nil
 	})
 	if errors.Is(err, store.ErrLeaseLost) {
-		return fmt.Errorf("bolt: commit %s: %w", l.Key, err)
+		return fmt.Errorf("bolt: commit: %w", err)
 	}
 	if err != nil {
 		return s.wrap("commit", err)
 	}
-	s.release(l.Key, l.Token)
 	return nil
 }
 
