@@ -176,14 +176,29 @@ func TestSeveralProcessesShareOneConversation(t *testing.T) {
 		input[i] = fmt.Sprintf("messaggio %d", i)
 	}
 	var wg sync.WaitGroup
+	errs := make(chan error, procs)
 	for range procs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			chatJSON(t, env, input, "--user", "shared")
+			// t.Fatal must not be called from another goroutine: report.
+			cmd := sportello(t, env, "chat", "--json", "--user", "shared")
+			cmd.Stdin = strings.NewReader(strings.Join(input, "\n") + "\n")
+			out, err := cmd.Output()
+			if err != nil {
+				errs <- err
+				return
+			}
+			if got := strings.Count(string(out), "\n"); got != len(input) {
+				errs <- fmt.Errorf("%d input lines gave %d output lines", len(input), got)
+			}
 		}()
 	}
 	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("chat process: %v", err)
+	}
 	opts, _ := redis.ParseURL(url)
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
@@ -348,12 +363,23 @@ func TestServiceWithNothingConfigured(t *testing.T) {
 }
 
 func TestServiceJSONLogs(t *testing.T) {
-	cmd, _, logs := service(t, map[string]string{"SPORTELLO_LOG_FORMAT": "json"})
-	stop(t, cmd)
-	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
-		if !json.Valid([]byte(l)) {
-			t.Errorf("log line is not JSON: %q", l)
-		}
+	down := redistest.Start(t)
+	down.Stop()
+	for name, env := range map[string]map[string]string{
+		"embedded store": {"SPORTELLO_LOG_FORMAT": "json"},
+		// go-redis logs dial failures itself: they must come out as JSON too.
+		"redis down": {"SPORTELLO_LOG_FORMAT": "json", "REDIS_URL": down.URL() + "?dial_timeout=100ms&max_retries=1", "SPORTELLO_PII_KEY": testPIIKey},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cmd, base, logs := service(t, env)
+			get(t, base+"/readyz")
+			stop(t, cmd)
+			for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+				if !json.Valid([]byte(l)) {
+					t.Errorf("log line is not JSON: %q", l)
+				}
+			}
+		})
 	}
 }
 

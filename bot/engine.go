@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"sportello/bot/locale"
 	"sportello/bot/store"
@@ -98,6 +99,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.TurnTimeout <= 0 {
 		cfg.TurnTimeout = 20 * time.Second
+	}
+	if cfg.Lease <= cfg.TurnTimeout {
+		return nil, fmt.Errorf("bot: the lease (%s) must be longer than the turn timeout (%s)", cfg.Lease, cfg.TurnTimeout)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -319,7 +323,7 @@ func (e *Engine) route(ctx context.Context, t *Turn, newSession, newCitizen, cut
 		}
 	}
 	if cut {
-		t.SayT("input.truncated", map[string]any{"Limit": MaxTextBytes})
+		t.SayT("input.truncated", map[string]any{"Limit": utf8.RuneCountInString(in.Text)})
 	}
 	switch {
 	case in.Button != "":

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -33,6 +34,7 @@ var (
 type Store struct {
 	db  *bolt.DB
 	now func() time.Time
+	log *slog.Logger
 
 	mu     sync.Mutex
 	leases map[string]*lease
@@ -54,6 +56,10 @@ type Option func(*Store)
 
 // WithClock replaces time.Now, for tests of expiry.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithLogger reports the background sweep's failures (expired personal data
+// that could not be deleted) to log.
+func WithLogger(log *slog.Logger) Option { return func(s *Store) { s.log = log } }
 
 // Open opens (or creates) the database in dir. It fails with a message that
 // names the file when another process holds it.
@@ -81,7 +87,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("embedded store %s: %w", path, err)
 	}
-	s := &Store{db: db, now: time.Now, leases: map[string]*lease{}, stop: make(chan struct{})}
+	s := &Store{db: db, now: time.Now, log: slog.New(slog.DiscardHandler), leases: map[string]*lease{}, stop: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -184,7 +190,7 @@ func (s *Store) Commit(_ context.Context, l *store.Lease, w store.Write) error {
 		if !ours && version != l.Version {
 			return store.ErrLeaseLost
 		}
-		if w.Session == nil {
+		if len(w.Session) == 0 {
 			if err := sb.Delete([]byte(l.Key)); err != nil {
 				return err
 			}
@@ -302,7 +308,9 @@ func (s *Store) sweep(every time.Duration) {
 		case <-s.stop:
 			return
 		case <-t.C:
-			_ = s.Sweep()
+			if err := s.Sweep(); err != nil {
+				s.log.Error("embedded store: deleting expired data failed", slog.Any("error", err))
+			}
 		}
 	}
 }

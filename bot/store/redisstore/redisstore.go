@@ -252,10 +252,12 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the client.
 func (s *Store) Close() error { return s.rdb.Close() }
 
-// wrap marks connection-level failures as store.ErrUnavailable. Errors the
-// caller caused (a cancelled context) are passed through as they are.
+// wrap marks connection-level failures (timeouts included) as
+// store.ErrUnavailable. A cancelled context is passed through as it is.
 func (s *Store) wrap(ctx context.Context, op string, err error) error {
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+	// A caller that gave up (Canceled) is not an outage; a deadline that
+	// ran out while Redis did not answer is one.
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return fmt.Errorf("redis: %s: %w", op, err)
 	}
 	if errors.Is(err, redis.ErrClosed) {
