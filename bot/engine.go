@@ -310,7 +310,10 @@ func (e *Engine) route(ctx context.Context, t *Turn, newSession, newCitizen, cut
 	if in.Button == "" {
 		cmd = e.cfg.Vocabulary.Command(in.Text)
 	}
-	if newSession {
+	// A new conversation is greeted with the main menu. A citizen coming
+	// back with a button (from a reminder, say) or asking for help gets
+	// straight to it: the answer carries what they need.
+	if newSession && (newCitizen || (in.Button == "" && cmd != CmdHelp)) {
 		// A language switch as the very first message greets in the new
 		// language.
 		if cmd == CmdItalian || cmd == CmdEnglish {

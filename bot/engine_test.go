@@ -277,8 +277,10 @@ func TestSessionExpiresAfterIdleTime(t *testing.T) {
 	h.text("u1", "Anna")
 	h.advance(31 * time.Minute)
 	r = h.press("u1", "form:yes") // the flow has expired
-	contains(t, r, h.msg("it", "greeting.back"))
 	contains(t, r, h.msg("it", "button.stale"))
+	if strings.Contains(all(r), h.msg("it", "greeting.back")) {
+		t.Errorf("a returning citizen's button got the greeting first: %s", all(r))
+	}
 	if strings.Contains(all(r), "saved") {
 		t.Errorf("an expired flow was completed: %s", all(r))
 	}
