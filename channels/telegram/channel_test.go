@@ -151,6 +151,11 @@ func TestAttachmentSentAsDocument(t *testing.T) {
 	if doc == nil || doc.Name != "appuntamento.ics" || !bytes.Equal(doc.Data, []byte("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")) {
 		t.Fatalf("Got(document) = %+v, want appuntamento.ics with its bytes", doc)
 	}
+	// Telegram names the type from the extension: the citizen's phone
+	// offers to open the file with the calendar.
+	if doc.MimeType != "text/calendar" {
+		t.Errorf("Got(document mime_type) = %q, want text/calendar", doc.MimeType)
+	}
 	if msgs[1].Text != "ecco il file" {
 		t.Errorf("Got(text before the document) = %q, want %q", msgs[1].Text, "ecco il file")
 	}
