@@ -353,11 +353,10 @@ func checkAPI(t *testing.T, fake *fakeAPI, presses int) {
 	}
 }
 
-var bookingCode = regexp.MustCompile(`(?:Booking code|Codice di prenotazione|Codice): ([A-Z0-9]{6})\b`)
-
+// codeIn returns the booking or waitlist code a message gives.
 func codeIn(t *testing.T, m tgMessage) string {
 	t.Helper()
-	match := bookingCode.FindStringSubmatch(m.Text)
+	match := regexp.MustCompile(`(?:Booking code|Codice di prenotazione|Codice): ([A-Z0-9]{6})\b`).FindStringSubmatch(m.Text)
 	if match == nil {
 		t.Fatalf("Got(%v), want a booking code in it", m)
 	}
