@@ -567,11 +567,11 @@ offices:
 	env["SPORTELLO_COMUNE"] = comuneFile
 	env["REDIS_URL"] = redisURL
 	env["SPORTELLO_REDIS_PREFIX"] = redistest.Prefix(t, redisURL)
-	cmd, logs := tgService(t, addr, env)
 	chatEnv := map[string]string{"SPORTELLO_COMUNE": comuneFile, "REDIS_URL": redisURL, "SPORTELLO_REDIS_PREFIX": env["SPORTELLO_REDIS_PREFIX"]}
+	a := startChat(t, chatEnv, "a") // starts while the service does
+	cmd, logs := tgService(t, addr, env)
 
 	// A books the only slot in the terminal chat.
-	a := startChat(t, chatEnv, "a")
 	a.say("ciao")
 	a.say(press("menu:book"))
 	days := a.say(press("book:reason:renewal")).buttons()

@@ -55,8 +55,6 @@ type Call struct {
 type File struct {
 	Name string `json:"name"`
 	Data []byte `json:"data"`
-	// ContentType is the Content-Type of the multipart part as sent.
-	ContentType string `json:"content_type,omitempty"`
 	// MimeType is the document's mime_type as Telegram reports it: the Bot
 	// API server names it from the file name's extension (the part's
 	// Content-Type is not used), application/octet-stream when it does not
@@ -602,7 +600,7 @@ func parseBody(r *http.Request) (map[string]string, map[string]File, error) {
 				return nil, nil, err
 			}
 			if p.FileName() != "" {
-				files[p.FormName()] = File{Name: p.FileName(), Data: data, ContentType: p.Header.Get("Content-Type")}
+				files[p.FormName()] = File{Name: p.FileName(), Data: data}
 			} else {
 				params[p.FormName()] = string(data)
 			}
