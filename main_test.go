@@ -25,7 +25,9 @@ import (
 	"sportello/bot/store/redistest"
 )
 
-var binary string
+// binary is the sportello binary under test, fakeBinary the fake Telegram
+// Bot API server (channels/telegram/internal/fakeapi/cmd/fakebotapi).
+var binary, fakeBinary string
 
 // testPIIKey stands in for SPORTELLO_PII_KEY where the store cannot
 // generate one (it is down at start).
@@ -41,6 +43,12 @@ func TestMain(m *testing.M) {
 	build := exec.Command("go", "build", "-race", "-o", binary, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build sportello: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	fakeBinary = filepath.Join(dir, "fakebotapi")
+	build = exec.Command("go", "build", "-o", fakeBinary, "./channels/telegram/internal/fakeapi/cmd/fakebotapi")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build fakebotapi: %v\n%s", err, out)
 		os.Exit(1)
 	}
 	code := m.Run()
