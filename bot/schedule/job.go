@@ -100,6 +100,8 @@ func Permanent(err error) error { return fmt.Errorf("%w: %w", ErrPermanent, err)
 
 // RetryAfterError asks the runner to run the job again after After without
 // counting a failed attempt (a rate limit said "come back in 3 seconds").
+// Err is the cause, if any: a job that simply repeats (a sweep every 15
+// seconds) leaves it nil, and its postponement is logged at Debug only.
 type RetryAfterError struct {
 	After time.Duration
 	Err   error
