@@ -27,6 +27,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"sportello/bot"
@@ -65,17 +66,20 @@ type Kicker interface {
 // Outbox enqueues pushes. It is safe for concurrent use.
 type Outbox struct {
 	store   Store
-	kick    Kicker
+	kick    atomic.Pointer[kicker] // nil: nobody to wake
 	now     func() time.Time
 	perUser map[string]bool
 }
+
+// kicker boxes a Kicker for an atomic pointer.
+type kicker struct{ Kicker }
 
 // OutboxOption configures an Outbox.
 type OutboxOption func(*Outbox)
 
 // WithKicker wakes k when a push is due at once (usually this process's
-// Deliverer).
-func WithKicker(k Kicker) OutboxOption { return func(o *Outbox) { o.kick = k } }
+// Deliverer). See SetKicker when k is built after the outbox.
+func WithKicker(k Kicker) OutboxOption { return func(o *Outbox) { o.SetKicker(k) } }
 
 // PerUser routes the pushes of these channels per citizen (see Route): use
 // it for channels where each citizen's process delivers their own pushes.
@@ -88,6 +92,19 @@ func PerUser(channels ...string) OutboxOption {
 			o.perUser[c] = true
 		}
 	}
+}
+
+// SetKicker makes the outbox wake k when a push is due at once, from now
+// on; nil stops waking anyone. It is for a deliverer built after the
+// outbox (the deliverer needs the channels, which need the engine, whose
+// dialogs send through the outbox), and is safe to call while Send runs.
+// Until it is called, pushes due now wait for the deliverer's next poll.
+func (o *Outbox) SetKicker(k Kicker) {
+	if k == nil {
+		o.kick.Store(nil)
+		return
+	}
+	o.kick.Store(&kicker{k})
 }
 
 // Route is where the outbox puts conv's pushes.
@@ -160,8 +177,8 @@ func (o *Outbox) Send(ctx context.Context, id string, conv bot.Conversation, rep
 	if err := o.store.Schedule(ctx, schedule.Job{Queue: queue, ID: id, Due: so.due, Payload: b}); err != nil {
 		return fmt.Errorf("push %s: %w", id, err)
 	}
-	if o.kick != nil && !so.due.After(now) {
-		o.kick.Kick(queue)
+	if k := o.kick.Load(); k != nil && !so.due.After(now) {
+		k.Kick(queue)
 	}
 	return nil
 }

@@ -556,6 +556,42 @@ func TestKickSendsWithoutWaitingForThePoll(t *testing.T) {
 	}
 }
 
+// TestSetKickerAfterConstruction: main builds the outbox before the
+// deliverer (which needs the channels, built on the engine, whose dialogs
+// send through the outbox) and attaches the kicker afterwards, while other
+// goroutines may already be sending.
+func TestSetKickerAfterConstruction(t *testing.T) {
+	b := openBolt(t)
+	o := push.NewOutbox(b)
+	rec := newRecorder(nil)
+	d, _ := run(t, b, map[string]push.Sender{"telegram": rec}, push.WithRunnerOptions(schedule.WithPollInterval(time.Hour)))
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for i := range cap(errs) {
+		wg.Go(func() {
+			// Due later, so that only the kick under test can deliver sooner
+			// than the hour-long poll; these race with SetKicker (-race).
+			errs <- o.Send(context.Background(), fmt.Sprintf("later-%d", i), citizen, text("later"), push.At(time.Now().Add(time.Hour)))
+		})
+	}
+	o.SetKicker(d)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Send = %v", err)
+		}
+	}
+	send(t, o, "one", citizen, text("1"))
+	rec.next(t, "first push")
+	send(t, o, "two", citizen, text("2"))
+	if got := rec.next(t, "second push (kicked)"); got.info.ID != "two" {
+		t.Errorf("pushed %q, want two", got.info.ID)
+	}
+	o.SetKicker(nil) // detaching is allowed; sending still works
+	send(t, o, "three", citizen, text("3"), push.At(time.Now().Add(time.Hour)))
+}
+
 func TestCancel(t *testing.T) {
 	backends(t, func(t *testing.T, open func() backend) {
 		b := open()
