@@ -19,6 +19,13 @@
 // citizens are each served by a process of their own (the terminal chat,
 // declared with PerUser), the channel's name and a tag of the citizen, so
 // that only that citizen's process claims it.
+//
+// Every push expires: at the time given with ExpiresAt, and never later
+// than its due time plus the outbox's maximum age (WithMaxAge, 7 days by
+// default). An expired push is not delivered, and the store deletes it with
+// the personal data it carries (chat id, appointment, booking code) even
+// when no deliverer ever claims it, for instance on a route nobody serves
+// any more: run a schedule.Janitor on the store.
 package push
 
 import (
@@ -63,12 +70,17 @@ type Kicker interface {
 	Kick(queue string)
 }
 
+// DefaultMaxAge is how long after its due time a push expires when the
+// outbox has no WithMaxAge.
+const DefaultMaxAge = 7 * 24 * time.Hour
+
 // Outbox enqueues pushes. It is safe for concurrent use.
 type Outbox struct {
 	store   Store
 	kick    atomic.Pointer[kicker] // nil: nobody to wake
 	now     func() time.Time
 	perUser map[string]bool
+	maxAge  time.Duration
 }
 
 // kicker boxes a Kicker for an atomic pointer.
@@ -80,6 +92,18 @@ type OutboxOption func(*Outbox)
 // WithKicker wakes k when a push is due at once (usually this process's
 // Deliverer). See SetKicker when k is built after the outbox.
 func WithKicker(k Kicker) OutboxOption { return func(o *Outbox) { o.SetKicker(k) } }
+
+// WithMaxAge sets how long after its due time a push may still be
+// delivered (default DefaultMaxAge). A push sent without ExpiresAt expires
+// then, and an ExpiresAt later than that is brought forward to it. A
+// duration that is not positive keeps the default.
+func WithMaxAge(d time.Duration) OutboxOption {
+	return func(o *Outbox) {
+		if d > 0 {
+			o.maxAge = d
+		}
+	}
+}
 
 // PerUser routes the pushes of these channels per citizen (see Route): use
 // it for channels where each citizen's process delivers their own pushes.
@@ -112,7 +136,7 @@ func (o *Outbox) Route(conv bot.Conversation) string { return Route(conv, o.perU
 
 // NewOutbox returns an outbox storing pushes in s.
 func NewOutbox(s Store, opts ...OutboxOption) *Outbox {
-	o := &Outbox{store: s, now: time.Now}
+	o := &Outbox{store: s, now: time.Now, maxAge: DefaultMaxAge}
 	for _, opt := range opts {
 		opt(o)
 	}
@@ -132,7 +156,8 @@ type sendOptions struct {
 func At(t time.Time) SendOption { return func(o *sendOptions) { o.due = t } }
 
 // ExpiresAt drops the push instead of delivering it at or after t (a
-// waitlist offer that nobody can take any more).
+// waitlist offer that nobody can take any more). Without it, a push
+// expires at its due time plus the outbox's maximum age (see WithMaxAge).
 func ExpiresAt(t time.Time) SendOption { return func(o *sendOptions) { o.expires = t } }
 
 // Bulk sends the push on the channel's bulk lane (broadcasts, notices).
@@ -166,6 +191,9 @@ func (o *Outbox) Send(ctx context.Context, id string, conv bot.Conversation, rep
 	case !so.expires.IsZero() && !so.expires.After(so.due):
 		return fmt.Errorf("push %s: expires at %s, not after it is due at %s", id, so.expires.Format(time.RFC3339), so.due.Format(time.RFC3339))
 	}
+	if latest := so.due.Add(o.maxAge); so.expires.IsZero() || so.expires.After(latest) {
+		so.expires = latest
+	}
 	b, err := newPayload(conv, replies, so.bulk, so.expires).encode()
 	if err != nil {
 		return fmt.Errorf("push %s: %w", id, err)
@@ -174,7 +202,7 @@ func (o *Outbox) Send(ctx context.Context, id string, conv bot.Conversation, rep
 	if so.bulk {
 		queue = BulkQueue(o.Route(conv))
 	}
-	if err := o.store.Schedule(ctx, schedule.Job{Queue: queue, ID: id, Due: so.due, Payload: b}); err != nil {
+	if err := o.store.Schedule(ctx, schedule.Job{Queue: queue, ID: id, Due: so.due, Expires: so.expires, Payload: b}); err != nil {
 		return fmt.Errorf("push %s: %w", id, err)
 	}
 	if k := o.kick.Load(); k != nil && !so.due.After(now) {
