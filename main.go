@@ -105,6 +105,7 @@ type stateStore interface {
 	bot.StateStore
 	booking.Store
 	schedule.Backend
+	schedule.Purger
 	push.Store
 	Ping(ctx context.Context) error
 	Secret(ctx context.Context, name string, n int) ([]byte, error)
@@ -265,6 +266,9 @@ func (a *app) background(senders map[string]push.Sender) error {
 	}
 	a.goLoop("timed jobs", tasks.Run)
 	a.goLoop("booking sweep keeper", a.keepSweeping)
+	// Expired jobs (pushes nobody delivered, with the personal data in
+	// them) go even when no channel is served here.
+	a.goLoop("expired jobs purge", schedule.NewJanitor(a.store, schedule.JanitorConfig{Logger: a.log, Metrics: a.sched}).Run)
 	if len(senders) == 0 {
 		return nil
 	}
@@ -273,6 +277,7 @@ func (a *app) background(senders map[string]push.Sender) error {
 	if err != nil {
 		return err
 	}
+	a.outbox.SetKicker(deliverer) // pushes due now go out without waiting for the next poll
 	a.goLoop("push delivery", deliverer.Run)
 	return nil
 }
