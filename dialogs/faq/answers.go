@@ -238,7 +238,8 @@ func (d *Dialog) walkIns(t *bot.Turn) string {
 }
 
 // walkIn says whether the topic's urgent case (theft, loss, ...) may come
-// without appointment, and where.
+// without appointment, and where. The sentence names the case, which may be
+// narrower than the topic: a minor's first card, not every minor's card.
 func (d *Dialog) walkIn(t *bot.Turn, walkIn string) string {
 	if walkIn == "" {
 		return ""
@@ -250,9 +251,9 @@ func (d *Dialog) walkIn(t *bot.Turn, walkIn string) string {
 		}
 	}
 	if len(where) == 0 {
-		return t.T("faq.part.case_by_appointment", nil)
+		return t.T("faq.part.by_appointment_for."+walkIn, nil)
 	}
-	return t.T("faq.part.case_walk_in", map[string]any{"Offices": t.Catalog().List(t.Lang, where)})
+	return t.T("faq.part.walk_in_for."+walkIn, map[string]any{"Offices": t.Catalog().List(t.Lang, where)})
 }
 
 func (d *Dialog) exceptions(t *bot.Turn) string {

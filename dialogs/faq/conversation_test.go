@@ -296,7 +296,7 @@ func TestAnswersCarryTheComuneValues(t *testing.T) {
 			"Step-free entrance from Via Garibaldi.", "24 June"}},
 		{"it", "urgent", []string{"Sede centrale, Via Larga 12: furto, smarrimento"}},
 		{"it", "docs_theft", []string{"senza appuntamento", "Sede centrale (Via Larga 12)", "27,37 €"}},
-		{"en", "docs_damaged", []string{"In this case you need an appointment"}}, // no office takes damaged cards without one
+		{"en", "docs_damaged", []string{"A damaged card needs an appointment too"}}, // no office takes damaged cards without one
 		{"it", "non_residents", []string{"richiedenti asilo domiciliati nel Comune", "nulla osta"}},
 		{"en", "non_residents", []string{"asylum seekers domiciled in the Comune", "nulla osta"}},
 		{"it", "contact", []string{"Telefono: 02 0000 0000", "Email: anagrafe@comune-di-esempio.example"}},
@@ -313,6 +313,67 @@ func TestAnswersCarryTheComuneValues(t *testing.T) {
 				contains(t, r, w)
 			}
 		})
+	}
+}
+
+// TestWalkInNamesTheCase: a topic whose walk-in case is narrower than the
+// topic says which case may come without an appointment. Only a minor's
+// first card is a walk-in, not every minor's card; only a trip already
+// booked, with the ticket, not any trip.
+func TestWalkInNamesTheCase(t *testing.T) {
+	h := newHarness(t, nil)
+	tests := []struct {
+		lang, q string
+		want    []string
+		notWant string
+	}{
+		{"it", "mio figlio ha 10 anni, cosa serve per la carta?",
+			[]string{"Per la prima carta di un minore puoi venire anche senza appuntamento", "Sede centrale (Via Larga 12)", "Per rinnovare la carta di un minore serve l'appuntamento"},
+			"Per questo caso puoi venire"},
+		{"en", "my son is 10, what does he need for the id card?",
+			[]string{"For a minor's first card you can also come without an appointment", "Sede centrale (Via Larga 12)", "To renew a minor's card you need an appointment"},
+			"In this case you can also come"},
+		{"it", "parto la settimana prossima e la carta è scaduta",
+			[]string{"Se il viaggio è già prenotato, puoi venire anche senza appuntamento", "biglietto", "Sede centrale (Via Larga 12)"},
+			"Per questo caso puoi venire"},
+		{"en", "I'm leaving next week and my card has expired",
+			[]string{"If your trip is already booked, you can also come without an appointment", "ticket", "Sede centrale (Via Larga 12)"},
+			"In this case you can also come"},
+		{"it", "ho perso la carta d'identità",
+			[]string{"Dopo uno smarrimento puoi venire anche senza appuntamento", "Sede centrale (Via Larga 12)"}, ""},
+		{"en", "my card was stolen",
+			[]string{"After a theft you can also come without an appointment", "Sede centrale (Via Larga 12)"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.lang+"/"+tc.q, func(t *testing.T) {
+			u := h.start("walkin-"+tc.lang+"-"+tc.q, tc.lang)
+			r := h.text(u, tc.q)
+			for _, w := range tc.want {
+				contains(t, r, w)
+			}
+			if tc.notWant != "" && strings.Contains(all(r), tc.notWant) {
+				t.Errorf("Got(answer) = %q, want no walk-in sentence without its case", all(r))
+			}
+		})
+	}
+	// A Comune whose offices take no minors without appointment says so.
+	other := newHarness(t, otherComune(t, "allowed"))
+	u := other.start("walkin-none", "it")
+	contains(t, other.press(u, "faq:minors"), "Per la carta di un minore serve un appuntamento")
+}
+
+// TestEveryWalkInCaseHasItsSentence: each case of the Comune file can be
+// named in an answer, in both languages.
+func TestEveryWalkInCaseHasItsSentence(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, lang := range locale.Languages() {
+		for _, c := range comune.WalkInCases() {
+			for _, id := range []string{"faq.part.walk_in_for." + c, "faq.part.by_appointment_for." + c, "faq.walk_in_case." + c} {
+				if !h.cat.Has(lang, id) {
+					t.Errorf("Got(message %s in %s) = missing, want it", id, lang)
+				}
+			}
+		}
 	}
 }
 
