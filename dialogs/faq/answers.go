@@ -43,7 +43,7 @@ func (d *Dialog) data(t *bot.Turn, topic *Topic) map[string]any {
 		"RenewalDays":       f.RenewalDays,
 		"PaperDate":         t.Date(f.PaperInvalidFrom),
 		"DeliveryDays":      f.DeliveryWorkingDays,
-		"CollectDay":        f.CollectFromWorkingDay,
+		"CollectFrom":       t.Catalog().Ordinal(t.Lang, "faq.part.collect_from", f.CollectFromWorkingDay, nil),
 		"AppMin":            f.AppointmentMinutesMin,
 		"AppMax":            f.AppointmentMinutesMax,
 		"PINTries":          f.PINTries,

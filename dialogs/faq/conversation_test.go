@@ -304,6 +304,8 @@ func TestAnswersCarryTheComuneValues(t *testing.T) {
 		{"it", "paper_card", []string{"lunedì 3 agosto 2026"}},
 		{"en", "paper_card", []string{"Monday 3 August 2026"}},
 		{"en", "renewal_when", []string{"180 days"}},
+		{"it", "delivery", []string{"entro 6 giorni lavorativi", "dal 7° giorno lavorativo"}},
+		{"en", "delivery", []string{"within 6 working days", "from the 7th working day"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.lang+"/"+tc.topic, func(t *testing.T) {
@@ -373,6 +375,28 @@ func TestEveryWalkInCaseHasItsSentence(t *testing.T) {
 					t.Errorf("Got(message %s in %s) = missing, want it", id, lang)
 				}
 			}
+		}
+	}
+}
+
+// TestCollectDayIsAnOrdinal: the day the card may be collected is written
+// as each language writes ordinals, whatever the fact says.
+func TestCollectDayIsAnOrdinal(t *testing.T) {
+	h := newHarness(t, nil)
+	tests := []struct {
+		lang string
+		n    int
+		want string
+	}{
+		{"en", 1, "from the 1st working day"}, {"en", 2, "from the 2nd working day"},
+		{"en", 3, "from the 3rd working day"}, {"en", 11, "from the 11th working day"},
+		{"en", 22, "from the 22nd working day"},
+		{"it", 7, "dal 7° giorno lavorativo"}, {"it", 8, "dall'8° giorno lavorativo"},
+		{"it", 11, "dall'11° giorno lavorativo"},
+	}
+	for _, tc := range tests {
+		if got := h.cat.Ordinal(tc.lang, "faq.part.collect_from", tc.n, nil); got != tc.want {
+			t.Errorf("Got(collect_from %s %d) = %q, want %q", tc.lang, tc.n, got, tc.want)
 		}
 	}
 }
