@@ -201,8 +201,16 @@ func (d *Dialog) sayParseError(t *bot.Turn, pe *ParseError) {
 // answer works out the expiry from the dates of birth and issue.
 func (d *Dialog) answer(t *bot.Turn, birth, issue time.Time) {
 	exp, v := Expiry(birth, issue)
-	rule := map[Validity]string{Under3: "expiry.rule.under3", Minor: "expiry.rule.minor", Adult: "expiry.rule.adult"}[v]
-	d.result(t, exp, t.T(rule, map[string]any{"Issue": t.Date(issue)}))
+	rule := "expiry.rule.adult"
+	switch {
+	case v == Under3:
+		rule = "expiry.rule.under3"
+	case v == Minor:
+		rule = "expiry.rule.minor"
+	case !Capped(birth, issue):
+		rule = "expiry.rule.adult_before_cap"
+	}
+	d.result(t, exp, t.T(rule, map[string]any{"Issue": t.Date(issue), "CapFrom": t.Catalog().PlainDate(t.Lang, CapFrom())}))
 }
 
 // answerExpiry works from the expiry date printed on the card.

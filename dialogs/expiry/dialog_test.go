@@ -146,14 +146,14 @@ func TestCalculatorInItalian(t *testing.T) {
 	contains(t, r, "lunedì 3 agosto 2026") // paper cards are no longer valid
 	r = h.text("12 marzo 1980")
 	contains(t, r, h.cat.Text("it", "expiry.ask_issue", nil))
-	r = h.text("05/05/2019")
-	// Adult: 10 years from 5 May 2019 end on 5 May 2029; the last birthday
-	// before is 12 March 2029. Renewal from 180 days before.
-	for _, w := range h.result("it", "2029-03-12", "2028-09-13", "later") {
+	r = h.text("05/05/2022")
+	// Adult: 10 years from 5 May 2022 end on 5 May 2032; the last birthday
+	// on or before is 12 March 2032. Renewal from 180 days before.
+	for _, w := range h.result("it", "2032-03-12", "2031-09-14", "later") {
 		contains(t, r, w)
 	}
-	contains(t, r, "lunedì 12 marzo 2029")
-	contains(t, r, "ultimo compleanno prima dei 10 anni")
+	contains(t, r, "venerdì 12 marzo 2032")
+	contains(t, r, "ultimo compleanno entro i 10 anni")
 	hasButton(t, r, "menu:book")
 	hasButton(t, r, "menu:reminders")
 	// The flow is over and its dates are gone.
@@ -164,6 +164,30 @@ func TestCalculatorInItalian(t *testing.T) {
 	defer h.store.Release(context.Background(), l)
 	if s := string(l.Session); strings.Contains(s, "1980") || strings.Contains(s, "expiry") {
 		t.Errorf("Got(session after the answer) = %s, want no date and no active flow", s)
+	}
+}
+
+// TestAdultCardBeforeTheCap: an adult card issued before 2 August 2021
+// expires on the first birthday after the 10 years.
+func TestAdultCardBeforeTheCap(t *testing.T) {
+	for _, tc := range []struct{ lang, birth, issue, rule string }{
+		{"it", "12/03/1980", "05/05/2019", "primo compleanno dopo i 10 anni"},
+		{"en", "12/03/1980", "05/05/2019", "first birthday after the 10 years"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			h := newHarness(t)
+			h.begin(tc.lang)
+			h.press("go:expiry:")
+			h.text(tc.birth)
+			r := h.text(tc.issue)
+			// 10 years from 5 May 2019 end on 5 May 2029; the next birthday
+			// is 12 March 2030.
+			for _, w := range h.result(tc.lang, "2030-03-12", "2029-09-13", "later") {
+				contains(t, r, w)
+			}
+			contains(t, r, tc.rule)
+			contains(t, r, h.cat.PlainDate(tc.lang, date("2021-08-02")))
+		})
 	}
 }
 
@@ -257,7 +281,7 @@ func TestDatesInTheQuestionAreUsedAtOnce(t *testing.T) {
 	h := newHarness(t)
 	h.begin("it")
 	r := h.text("sono nato il 12/3/1980 e la carta è del 5/5/2019, quando scade?")
-	for _, w := range h.result("it", "2029-03-12", "2028-09-13", "later") {
+	for _, w := range h.result("it", "2030-03-12", "2029-09-13", "later") {
 		contains(t, r, w)
 	}
 	r = h.text("la mia carta scade il 12/03/2027, quando posso rinnovarla?")

@@ -9,6 +9,7 @@ import (
 
 	"sportello/bot"
 	"sportello/bot/comune"
+	"sportello/dialogs/expiry"
 )
 
 // upcomingDays is how far ahead the office list shows closures and
@@ -42,6 +43,7 @@ func (d *Dialog) data(t *bot.Turn, topic *Topic) map[string]any {
 		"StateFee":          money(f.StateFee),
 		"RenewalDays":       f.RenewalDays,
 		"PaperDate":         t.Date(f.PaperInvalidFrom),
+		"CapFrom":           t.Catalog().PlainDate(t.Lang, expiry.CapFrom()),
 		"DeliveryDays":      f.DeliveryWorkingDays,
 		"CollectFrom":       t.Catalog().Ordinal(t.Lang, "faq.part.collect_from", f.CollectFromWorkingDay, nil),
 		"AppMin":            f.AppointmentMinutesMin,

@@ -304,6 +304,8 @@ func TestAnswersCarryTheComuneValues(t *testing.T) {
 		{"it", "paper_card", []string{"lunedì 3 agosto 2026"}},
 		{"en", "paper_card", []string{"Monday 3 August 2026"}},
 		{"en", "renewal_when", []string{"180 days"}},
+		{"it", "validity", []string{"l'ultimo compleanno entro i 10 anni dal rilascio", "Le carte degli adulti rilasciate prima del 2 agosto 2021 scadono invece al primo compleanno dopo i 10 anni"}},
+		{"en", "validity", []string{"the last birthday within 10 years of issue", "Adult cards issued before 2 August 2021 expire instead on the first birthday after the 10 years"}},
 		{"it", "delivery", []string{"entro 6 giorni lavorativi", "dal 7° giorno lavorativo"}},
 		{"en", "delivery", []string{"within 6 working days", "from the 7th working day"}},
 	}
