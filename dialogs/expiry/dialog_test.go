@@ -134,8 +134,9 @@ func date(s string) time.Time {
 // result is the expected answer for expiry exp and first renewal day from,
 // written the way lang writes dates.
 func (h *harness) result(lang, exp, from, status string) []string {
-	e, f := h.cat.Date(lang, date(exp)), h.cat.Date(lang, date(from))
-	return []string{e, h.cat.Text(lang, "expiry.status."+status, map[string]any{"RenewFrom": f, "RenewalDays": 180})}
+	e := h.cat.DatePhrase(lang, locale.On, date(exp))
+	f, s := h.cat.DatePhrase(lang, locale.From, date(from)), h.cat.DatePhrase(lang, locale.Since, date(from))
+	return []string{e, h.cat.Text(lang, "expiry.status."+status, map[string]any{"RenewFrom": f, "RenewSince": s, "RenewalDays": 180})}
 }
 
 func TestCalculatorInItalian(t *testing.T) {
@@ -143,7 +144,7 @@ func TestCalculatorInItalian(t *testing.T) {
 	h.begin("it")
 	r := h.text("quando scade la mia carta d'identità?")
 	contains(t, r, h.cat.Text("it", "expiry.ask_birth", nil))
-	contains(t, r, "lunedì 3 agosto 2026") // paper cards are no longer valid
+	contains(t, r, "non sono più valide dal 3 agosto 2026") // paper cards
 	r = h.text("12 marzo 1980")
 	contains(t, r, h.cat.Text("it", "expiry.ask_issue", nil))
 	r = h.text("05/05/2022")
@@ -152,7 +153,9 @@ func TestCalculatorInItalian(t *testing.T) {
 	for _, w := range h.result("it", "2032-03-12", "2031-09-14", "later") {
 		contains(t, r, w)
 	}
-	contains(t, r, "venerdì 12 marzo 2032")
+	contains(t, r, "La tua carta scade il 12 marzo 2032.")
+	contains(t, r, "rilasciata il 5 maggio 2022 a un adulto")
+	contains(t, r, "Potrai chiedere il rinnovo dal 14 settembre 2031")
 	contains(t, r, "ultimo compleanno entro i 10 anni")
 	hasButton(t, r, "menu:book")
 	hasButton(t, r, "menu:reminders")
@@ -200,7 +203,8 @@ func TestCalculatorInEnglish(t *testing.T) {
 	for _, w := range h.result("en", "2036-03-12", "2035-09-14", "later") {
 		contains(t, r, w)
 	}
-	contains(t, r, "Wednesday 12 March 2036")
+	contains(t, r, "Your card expires on 12 March 2036.")
+	contains(t, r, "You can apply for renewal from 14 September 2035")
 }
 
 func TestCalculatorForMinors(t *testing.T) {
@@ -212,7 +216,7 @@ func TestCalculatorForMinors(t *testing.T) {
 	for _, w := range h.result("it", "2032-05-10", "2031-11-12", "later") {
 		contains(t, r, w)
 	}
-	contains(t, r, h.cat.Text("it", "expiry.rule.minor", map[string]any{"Issue": h.cat.Date("it", date("2026-11-26"))}))
+	contains(t, r, h.cat.Text("it", "expiry.rule.minor", map[string]any{"Issue": "il 26 novembre 2026"}))
 }
 
 func TestWrongDatesAreExplainedAndAskedAgain(t *testing.T) {
@@ -249,7 +253,7 @@ func TestWrongDatesAreExplainedAndAskedAgain(t *testing.T) {
 			r := h.text(tc.in)
 			want := tc.want
 			if strings.HasPrefix(want, "expiry.") {
-				want = h.cat.Text("it", want, map[string]any{"Max": 120, "Birth": h.cat.Date("it", date("1980-03-12"))})
+				want = h.cat.Text("it", want, map[string]any{"Max": 120, "Birth": "12 marzo 1980"})
 			}
 			contains(t, r, want)
 			contains(t, r, h.cat.Text("it", ask, nil))
@@ -307,7 +311,7 @@ func TestNoPersonalDatesInGroups(t *testing.T) {
 	h.group = true
 	h.begin("it")
 	r := h.text("quando scade la mia carta?")
-	contains(t, r, h.cat.Text("it", "expiry.group", map[string]any{"RenewalDays": 180, "PaperDate": h.cat.Date("it", date("2026-08-03"))}))
+	contains(t, r, h.cat.Text("it", "expiry.group", map[string]any{"RenewalDays": 180, "PaperSince": "dal 3 agosto 2026"}))
 	hasButton(t, r, "faq:validity")
 	if strings.Contains(all(h.text("12/03/1980")), h.cat.Text("it", "expiry.ask_issue", nil)) {
 		t.Error("Got(a date of birth in a group) = taken, want no flow")

@@ -9,6 +9,7 @@ import (
 
 	"sportello/bot"
 	"sportello/bot/comune"
+	"sportello/bot/locale"
 	"sportello/dialogs/expiry"
 )
 
@@ -42,7 +43,7 @@ func (d *Dialog) data(t *bot.Turn, topic *Topic) map[string]any {
 		"FeeDuplicate":      money(string(c.Fees.CIEDuplicate)),
 		"StateFee":          money(f.StateFee),
 		"RenewalDays":       f.RenewalDays,
-		"PaperDate":         t.Date(f.PaperInvalidFrom),
+		"PaperSince":        t.Catalog().DatePhrase(t.Lang, locale.Since, f.PaperInvalidFrom),
 		"CapFrom":           t.Catalog().PlainDate(t.Lang, expiry.CapFrom()),
 		"DeliveryDays":      f.DeliveryWorkingDays,
 		"CollectFrom":       t.Catalog().Ordinal(t.Lang, "faq.part.collect_from", f.CollectFromWorkingDay, nil),

@@ -301,8 +301,9 @@ func TestAnswersCarryTheComuneValues(t *testing.T) {
 		{"en", "non_residents", []string{"asylum seekers domiciled in the Comune", "nulla osta"}},
 		{"it", "contact", []string{"Telefono: 02 0000 0000", "Email: anagrafe@comune-di-esempio.example"}},
 		{"it", "book_how", []string{"fino a 60 giorni", "almeno 2 ore", "3 giorni prima ti chiederemo di confermare"}},
-		{"it", "paper_card", []string{"lunedì 3 agosto 2026"}},
-		{"en", "paper_card", []string{"Monday 3 August 2026"}},
+		{"it", "paper_card", []string{"non sono più valide dal 3 agosto 2026"}},
+		{"en", "paper_card", []string{"have not been valid since 3 August 2026"}},
+		{"it", "aire", []string{"non sono più valide dal 3 agosto 2026"}},
 		{"en", "renewal_when", []string{"180 days"}},
 		{"it", "validity", []string{"l'ultimo compleanno entro i 10 anni dal rilascio", "Le carte degli adulti rilasciate prima del 2 agosto 2021 scadono invece al primo compleanno dopo i 10 anni"}},
 		{"en", "validity", []string{"the last birthday within 10 years of issue", "Adult cards issued before 2 August 2021 expire instead on the first birthday after the 10 years"}},
@@ -575,8 +576,8 @@ func TestQuestionDuringTheCalculatorKeepsTheFlow(t *testing.T) {
 func TestPaperCardQuestion(t *testing.T) {
 	h := newHarness(t, nil)
 	for _, tc := range []struct{ lang, q, want string }{
-		{"it", "la mia carta d'identità cartacea è ancora valida?", "lunedì 3 agosto 2026"},
-		{"en", "Is my paper card still valid?", "Monday 3 August 2026"},
+		{"it", "la mia carta d'identità cartacea è ancora valida?", "dal 3 agosto 2026"},
+		{"en", "Is my paper card still valid?", "since 3 August 2026"},
 	} {
 		u := h.start("paper-"+tc.lang, tc.lang)
 		contains(t, h.text(u, tc.q), tc.want)
