@@ -156,6 +156,9 @@ func TestCalculatorInItalian(t *testing.T) {
 	contains(t, r, "La tua carta scade il 12 marzo 2032.")
 	contains(t, r, "rilasciata il 5 maggio 2022 a un adulto")
 	contains(t, r, "Potrai chiedere il rinnovo dal 14 settembre 2031")
+	// Cards with another validity: the printed date counts.
+	contains(t, r, "12 mesi se non è stato possibile prendere le impronte")
+	contains(t, r, "3 anni per chi ha la protezione internazionale")
 	contains(t, r, "ultimo compleanno entro i 10 anni")
 	hasButton(t, r, "menu:book")
 	hasButton(t, r, "menu:reminders")

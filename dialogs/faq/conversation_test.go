@@ -7,6 +7,7 @@ package faq_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -307,6 +308,12 @@ func TestAnswersCarryTheComuneValues(t *testing.T) {
 		{"en", "renewal_when", []string{"180 days"}},
 		{"it", "validity", []string{"l'ultimo compleanno entro i 10 anni dal rilascio", "Le carte degli adulti rilasciate prima del 2 agosto 2021 scadono invece al primo compleanno dopo i 10 anni"}},
 		{"en", "validity", []string{"the last birthday within 10 years of issue", "Adult cards issued before 2 August 2021 expire instead on the first birthday after the 10 years"}},
+		{"it", "validity", []string{"protezione internazionale la carta vale 3 anni", "non è possibile prendere le impronte, vale 12 mesi"}},
+		{"en", "validity", []string{"holders of international protection the card is valid for 3 years", "fingerprints temporarily cannot be taken, it is valid for 12 months"}},
+		{"it", "foreigners", []string{"protezione internazionale", "vale 3 anni"}},
+		{"en", "foreigners", []string{"international protection", "valid for 3 years"}},
+		{"it", "fingerprints", []string{"la carta vale 12 mesi"}},
+		{"en", "fingerprints", []string{"the card is valid for 12 months"}},
 		{"it", "delivery", []string{"entro 6 giorni lavorativi", "dal 7° giorno lavorativo"}},
 		{"en", "delivery", []string{"within 6 working days", "from the 7th working day"}},
 	}
@@ -382,6 +389,34 @@ func TestEveryWalkInCaseHasItsSentence(t *testing.T) {
 	}
 }
 
+// TestComuneNameReadsWell: the Comune's name may be "Comune di Esempio" or
+// "Città di Torino", so no answer puts an article or a preposition right
+// before it ("Al Città di Torino", "l'Anagrafe di Comune di Esempio").
+func TestComuneNameReadsWell(t *testing.T) {
+	for _, name := range []string{"Comune di Esempio", "Città di Torino"} {
+		for _, policy := range []string{"allowed", "restricted", "not_allowed"} {
+			c := otherComune(t, policy)
+			c.Name = name
+			c.NonResidentExceptions = comune.Demo().NonResidentExceptions
+			h := newHarness(t, c)
+			before := regexp.MustCompile(`(?i)\b(il|lo|la|l'|al|allo|alla|del|dello|della|dal|nel|sul|col|di|a|da|in|per|the|of|at|from|to)\s+` + regexp.QuoteMeta(name))
+			for _, lang := range locale.Languages() {
+				u := h.start("name-"+lang, lang)
+				for _, topic := range h.k.Topics {
+					// The policy changes only the non-residents answer.
+					if topic.Action() || topic.ID == faq.OtherLanguage || (policy != "restricted" && topic.ID != "non_residents") {
+						continue
+					}
+					text := all(h.press(u, "faq:"+topic.ID))
+					if m := before.FindString(text); m != "" {
+						t.Errorf("%s %s/%s (%s): %q reads badly in\n%s", name, lang, topic.ID, policy, m, text)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestCollectDayIsAnOrdinal: the day the card may be collected is written
 // as each language writes ordinals, whatever the fact says.
 func TestCollectDayIsAnOrdinal(t *testing.T) {
@@ -436,8 +471,8 @@ func TestTheSameBuildServesAnotherComune(t *testing.T) {
 		policy, topic, lang string
 		want, not           []string
 	}{
-		{"allowed", "non_residents", "it", []string{"Sì: il Comune di Cassina de' Pecchi rilascia", "nulla osta"}, nil},
-		{"not_allowed", "non_residents", "en", []string{"issues identity cards only to its own residents"}, nil},
+		{"allowed", "non_residents", "it", []string{"Sì: questo Comune rilascia la carta d'identità anche", "nulla osta"}, nil},
+		{"not_allowed", "non_residents", "en", []string{"This Comune issues identity cards only to its own residents"}, nil},
 		{"allowed", "cost", "it", []string{"22,50 €", "28,00 €", "5,71 €"}, []string{"22,21"}},
 		{"allowed", "urgent", "it", []string{"Nessuna sede riceve senza appuntamento", "Telefono: 02 9999 1111"}, []string{"Via Larga"}},
 		{"allowed", "offices", "it", []string{"Municipio, Piazza De Gasperi 1", "lunedì e venerdì: 08:30-12:30", "29 settembre"}, []string{"Via Larga"}},
