@@ -231,14 +231,15 @@ func (d *Dialog) result(t *bot.Turn, exp time.Time, rule string) {
 		"RenewalDays": d.cfg.RenewalDays,
 		"Rule":        rule,
 	}
-	status := "expiry.status.later"
+	status, headline := "expiry.status.later", "expiry.expires"
 	switch {
 	case exp.Before(today):
-		status = "expiry.status.expired"
+		status, headline = "expiry.status.expired", "expiry.expired_on"
 	case !from.After(today):
 		status = "expiry.status.open"
 	}
 	data["Status"] = t.T(status, data)
+	data["Headline"] = t.T(headline, data)
 	id := "expiry.result"
 	if rule == "" {
 		id = "expiry.result_printed"

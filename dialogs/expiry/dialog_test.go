@@ -197,6 +197,24 @@ func TestAdultCardBeforeTheCap(t *testing.T) {
 	}
 }
 
+// TestExpiredCardIsInThePast: a card that has expired "expired", it does
+// not "expire".
+func TestExpiredCardIsInThePast(t *testing.T) {
+	for _, tc := range []struct{ lang, want string }{
+		{"it", "La tua carta è scaduta l'8 marzo 2025."},
+		{"en", "Your card expired on 8 March 2025."},
+	} {
+		h := newHarness(t)
+		h.begin(tc.lang)
+		// An adult card issued on 8 March 2015, before the cap: 10 years,
+		// to the birthday on 8 March 2025.
+		r := h.text(map[string]string{"it": "sono nato l'8/3/1970, la carta è del 8/3/2015: quando scade?",
+			"en": "I was born on 8/3/1970 and my card was issued on 8/3/2015, when does it expire?"}[tc.lang])
+		contains(t, r, tc.want)
+		contains(t, r, h.cat.Text(tc.lang, "expiry.status.expired", nil))
+	}
+}
+
 func TestCalculatorInEnglish(t *testing.T) {
 	h := newHarness(t)
 	h.begin("en")
@@ -228,7 +246,7 @@ func TestWrongDatesAreExplainedAndAskedAgain(t *testing.T) {
 		step, in string
 		want     string
 	}{
-		{"birth", "31/02/1980", "febbraio 1980 ha 29 giorni"},
+		{"birth", "31/02/1980", "Controlla il giorno: febbraio 1980 ha 29 giorni."},
 		{"birth", "12/13/1980", "expiry.error.month"},
 		{"birth", "marzo 1980", "expiry.error.incomplete"},
 		{"birth", "12/03/2030", "expiry.error.birth_future"},
@@ -265,10 +283,10 @@ func TestWrongDatesAreExplainedAndAskedAgain(t *testing.T) {
 }
 
 func TestPrintedExpiryDate(t *testing.T) {
-	tests := []struct{ in, exp, from, status string }{
-		{"12/03/2027", "2027-03-12", "2026-09-13", "open"},
-		{"12 marzo 2031", "2031-03-12", "2030-09-13", "later"},
-		{"10/10/25", "2025-10-10", "2025-04-13", "expired"},
+	tests := []struct{ in, exp, from, status, headline string }{
+		{"12/03/2027", "2027-03-12", "2026-09-13", "open", "La tua carta scade il 12 marzo 2027."},
+		{"12 marzo 2031", "2031-03-12", "2030-09-13", "later", "La tua carta scade il 12 marzo 2031."},
+		{"10/10/25", "2025-10-10", "2025-04-13", "expired", "La tua carta è scaduta il 10 ottobre 2025."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
@@ -280,6 +298,7 @@ func TestPrintedExpiryDate(t *testing.T) {
 			for _, w := range h.result("it", tc.exp, tc.from, tc.status) {
 				contains(t, r, w)
 			}
+			contains(t, r, tc.headline)
 		})
 	}
 }
