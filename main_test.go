@@ -457,7 +457,7 @@ func TestChatAnswersCIEQuestions(t *testing.T) {
 		"Wie viel kostet der Ausweis?",
 	})
 	want := []string{"22,21 €", "Documenti da portare", "Carta persa", "denuncia", "data di nascita", "rilasciata",
-		"lunedì 12 marzo 2029", "lunedì 3 agosto 2026", "English", "€22.21", "Sorry, I only speak Italian and English"}
+		"il 12 marzo 2030", "dal 3 agosto 2026", "English", "€22.21", "Sorry, I only speak Italian and English"}
 	for i, w := range want {
 		got := lines[i].text()
 		for _, r := range lines[i].Replies {
