@@ -52,7 +52,8 @@ func (r Reason) Valid() bool {
 type Status string
 
 // Statuses. Offered, booked and confirmed hold a place in their slot
-// (Active); the others do not.
+// (Active); the others do not. An active booking whose slot has started is
+// Over: it counts against no limit any more.
 const (
 	// StatusWaiting: on the waitlist, no slot yet (Office "" = any office).
 	StatusWaiting Status = "waiting"
@@ -148,6 +149,13 @@ type Booking struct {
 // Slot returns the booking's slot (zero for a waitlist entry).
 func (b *Booking) Slot() Slot { return Slot{Office: b.Office, Start: b.Start} }
 
+// Over reports whether b's slot has started at now: the appointment is past
+// (or under way), so it counts against no limit, is not listed among the
+// citizen's appointments and can no longer be moved or cancelled. The
+// record stays, for the office, until PurgeAt. A waitlist entry is never
+// over.
+func (b *Booking) Over(now time.Time) bool { return !b.Start.IsZero() && !b.Start.After(now) }
+
 // Slot is one appointment time at one office.
 type Slot struct {
 	Office string
@@ -230,7 +238,8 @@ var (
 	// ErrSlotTaken: the slot is full (somebody booked it in between).
 	ErrSlotTaken = errors.New("booking: slot taken")
 	// ErrTooManyActive: the person (fiscal code) or the conversation already
-	// has the most active bookings allowed (max_active_per_person).
+	// has the most active bookings allowed (max_active_per_person); only
+	// appointments still to come count.
 	ErrTooManyActive = errors.New("booking: too many active bookings")
 	// ErrRateLimited: too many booking attempts in a short time by this
 	// person or conversation; comes as a *RateLimitError with RetryAfter.
@@ -253,8 +262,11 @@ var (
 	// gets this too, so codes cannot be probed.
 	ErrNotFound = errors.New("booking: not found")
 	// ErrNotActive: the booking cannot change any more (cancelled,
-	// released, expired, or, for Accept, not an offer).
+	// released, expired, over, or, for Accept, not an offer).
 	ErrNotActive = errors.New("booking: not active")
+	// ErrOver is ErrNotActive for an appointment that is over (its slot
+	// has started): errors.Is matches both.
+	ErrOver = fmt.Errorf("%w: the appointment is over", ErrNotActive)
 	// ErrNoFreeSlot: nothing is free within the horizon (at that office);
 	// the citizen may join the waitlist.
 	ErrNoFreeSlot = errors.New("booking: no free slot")

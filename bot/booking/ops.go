@@ -161,6 +161,8 @@ func (s *Service) Lookup(ctx context.Context, code string) (*Booking, error) {
 
 // Mine returns who's current bookings, offers and waitlist entries (status
 // waiting, offered, booked, confirmed), by start (waitlist entries last).
+// Appointments that are over (Booking.Over) are not current: they are left
+// out.
 func (s *Service) Mine(ctx context.Context, who Owner) ([]*Booking, error) {
 	var person, conv string
 	if who.FiscalCode != "" {
@@ -176,9 +178,10 @@ func (s *Service) Mine(ctx context.Context, who Owner) ([]*Booking, error) {
 	if err != nil {
 		return nil, err
 	}
+	now := s.now()
 	var out []*Booking
 	for _, b := range all {
-		if (b.Status.Active() || b.Status == StatusWaiting) && s.owns(b, who) {
+		if (b.Status.Active() || b.Status == StatusWaiting) && !b.Over(now) && s.owns(b, who) {
 			out = append(out, b)
 		}
 	}
@@ -199,7 +202,8 @@ func (s *Service) Mine(ctx context.Context, who Owner) ([]*Booking, error) {
 
 // Cancel cancels the booking (or waitlist entry, or offer) code owned by
 // who. Its place goes to the first in line on the waitlist. Cancelling twice
-// is not an error. Errors: ErrNotFound, ErrNotActive (released, expired...).
+// is not an error. Errors: ErrNotFound, ErrNotActive (released, expired,
+// over...).
 func (s *Service) Cancel(ctx context.Context, code string, who Owner) (*Booking, error) {
 	return s.end(ctx, code, who, StatusCancelled)
 }
@@ -214,7 +218,11 @@ func (s *Service) end(ctx context.Context, code string, who Owner, to Status) (*
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.st.End(ctx, b.Code, to, s.limits(s.now(), b.Office))
+	now := s.now()
+	if b.Status.Active() && b.Over(now) {
+		return nil, fmt.Errorf("%w: %s", ErrOver, b.Code)
+	}
+	r, err := s.st.End(ctx, b.Code, to, s.limits(now, b.Office))
 	if err != nil {
 		return nil, err
 	}
@@ -232,10 +240,13 @@ func (s *Service) Move(ctx context.Context, code string, who Owner, to Slot) (*B
 	if err != nil {
 		return nil, err
 	}
+	now := s.now()
 	if b.Status != StatusBooked && b.Status != StatusConfirmed {
 		return nil, fmt.Errorf("%w: %s is %s", ErrNotActive, b.Code, b.Status)
 	}
-	now := s.now()
+	if b.Over(now) {
+		return nil, fmt.Errorf("%w: %s", ErrOver, b.Code)
+	}
 	to.Start = to.Start.UTC()
 	if _, err := s.checkSlot(to, now); err != nil {
 		return nil, err
@@ -260,7 +271,11 @@ func (s *Service) Confirm(ctx context.Context, code string, who Owner) (*Booking
 	if b.Status == StatusOffered {
 		return nil, fmt.Errorf("%w: %s is an offer: accept it", ErrNotActive, b.Code)
 	}
-	r, err := s.st.Confirm(ctx, b.Code, Plan{}, s.limits(s.now(), b.Office))
+	now := s.now()
+	if b.Over(now) {
+		return nil, fmt.Errorf("%w: %s", ErrOver, b.Code)
+	}
+	r, err := s.st.Confirm(ctx, b.Code, Plan{}, s.limits(now, b.Office))
 	if err != nil {
 		return nil, err
 	}

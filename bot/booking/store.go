@@ -20,7 +20,9 @@ type Store interface {
 	// within lim.IdempotencyTTL, returning the booking it made and nothing
 	// else; counting one attempt against lim.RateLimit for b.Person and
 	// b.Conv (ErrRateLimited); checking that neither has lim.MaxActive
-	// active bookings (ErrTooManyActive) -- for a waitlist entry, also that
+	// (lim.MaxActiveConv) active bookings whose slot starts after lim.Now
+	// (ErrTooManyActive: an appointment that is over no longer counts) --
+	// for a waitlist entry, also that
 	// the person is not already waiting for the same office, in which case
 	// the existing entry is returned; checking the slot has fewer than
 	// lim.Capacity active bookings (ErrSlotTaken); checking b.Code is unused

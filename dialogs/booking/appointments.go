@@ -72,16 +72,22 @@ func (a *Appointments) describe(t *bot.Turn, b *core.Booking) string {
 		data["Deadline"] = a.when(t, b.ConfirmBy)
 	}
 	status := string(b.Status)
-	if b.Status == core.StatusBooked && b.Asked {
+	switch {
+	case b.Status.Active() && b.Over(t.Now):
+		status = "past"
+	case b.Status == core.StatusBooked && b.Asked:
 		status = "asked"
 	}
 	return t.T("booking.mine.item."+status, data)
 }
 
-// actions are the buttons for one booking.
+// actions are the buttons for one booking: none once it is over.
 func (a *Appointments) actions(t *bot.Turn, b *core.Booking) []bot.Button {
 	p := AppointmentsName + ":"
 	data := map[string]any{"Code": b.Code}
+	if b.Over(t.Now) {
+		return nil
+	}
 	switch b.Status {
 	case core.StatusWaiting:
 		return []bot.Button{t.Button(p+"cancel:"+b.Code, "booking.mine.leave", data)}
@@ -280,6 +286,9 @@ func (a *Appointments) act(ctx context.Context, t *bot.Turn, action, code string
 		return a.lost(ctx, t, err)
 	}
 	t.Set("code", code)
+	if b.Status.Active() && b.Over(t.Now) {
+		return a.lost(ctx, t, core.ErrOver)
+	}
 	switch action {
 	case "cancel":
 		if !b.Status.Active() && b.Status != core.StatusWaiting {
@@ -345,6 +354,8 @@ func (a *Appointments) lost(ctx context.Context, t *bot.Turn, err error) error {
 	switch {
 	case errors.Is(err, core.ErrNotFound):
 		t.SayT("booking.appt.not_found", nil)
+	case errors.Is(err, core.ErrOver):
+		t.SayT("booking.appt.past", nil)
 	case errors.Is(err, core.ErrNotActive):
 		t.SayT("booking.appt.not_active", nil)
 	default:

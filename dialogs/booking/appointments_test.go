@@ -344,3 +344,36 @@ func TestBookOnRedis(t *testing.T) {
 	r = h.press("u", "appointments:cancel:yes")
 	contains(t, r, h.prefix("it", "booking.mine.cancelled"))
 }
+
+// TestPastAppointmentIsOver: the day after the appointment the citizen can
+// book again; the old one is neither listed nor offered for a move or a
+// cancellation, and "you already have an appointment" is not said.
+func TestPastAppointmentIsOver(t *testing.T) {
+	h := newHarness(t)
+	b := h.book("u", "centrale", "Mario Rossi", cfMario)
+	h.set(b.Start.Add(24 * time.Hour))
+
+	r := h.text("u", "/appuntamenti")
+	contains(t, r, h.msg("it", "booking.mine.none", nil))
+	r = h.text("u", b.Code)
+	contains(t, r, h.msg("it", "booking.mine.item.past", map[string]any{"Code": b.Code, "When": "giovedì 26 novembre 2026, ore 12:10", "Office": "Sede centrale"}))
+	if got := buttons(r, "appointments:"); len(got) != 0 {
+		t.Errorf("Got(buttons %v on a past appointment), want none", got)
+	}
+	r = h.press("u", "appt:cancel:"+b.Code)
+	contains(t, r, h.msg("it", "booking.appt.past", nil))
+	if got, _ := h.svc.Lookup(context.Background(), b.Code); got.Status != core.StatusConfirmed {
+		t.Errorf("Got(status of the past appointment) = %s, want confirmed", got.Status)
+	}
+
+	r = h.text("u", "/prenota")
+	lacks(t, r, h.prefix("it", "booking.already"))
+	h.press("u", "book:reason:renewal")
+	r = h.press("u", "book:office:centrale")
+	r = h.press("u", button(t, r, "book:day:"))
+	h.press("u", button(t, r, "book:slot:"))
+	h.text("u", "Mario Rossi")
+	h.text("u", cfMario)
+	h.press("u", "book:res:yes")
+	contains(t, h.press("u", "book:confirm"), "Codice di prenotazione")
+}

@@ -44,6 +44,9 @@ func (a *Appt) Start(ctx context.Context, t *bot.Turn, arg string) error {
 	case errors.Is(err, core.ErrNotFound):
 		t.SayT("booking.appt.not_found", nil, t.Button("menu:"+AppointmentsName, "menu.appointments", nil))
 		return nil
+	case errors.Is(err, core.ErrOver):
+		t.SayT("booking.appt.past", nil, t.Button("menu:"+BookName, "menu.book", nil))
+		return nil
 	case errors.Is(err, core.ErrNotActive):
 		id := "booking.appt.not_active"
 		if action == "accept" {
@@ -72,6 +75,9 @@ func (a *Appt) do(ctx context.Context, t *bot.Turn, action, code string) error {
 		b, err := a.svc.Get(ctx, code, owner)
 		if err != nil {
 			return err
+		}
+		if b.Status.Active() && b.Over(t.Now) {
+			return core.ErrOver
 		}
 		if !b.Status.Active() && b.Status != core.StatusWaiting {
 			return core.ErrNotActive

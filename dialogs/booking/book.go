@@ -35,10 +35,10 @@ func (b *Book) Start(ctx context.Context, t *bot.Turn, arg string) error {
 	}
 	t.Begin(BookName, "reason")
 	// Someone who booked already probably wants to move it; a parent may
-	// go on for a child.
+	// go on for a child. An appointment that is over does not count.
 	if mine, err := b.svc.Mine(ctx, core.Owner{Conv: t.In.Conv}); err == nil {
 		for _, bk := range mine {
-			if bk.Status == core.StatusBooked || bk.Status == core.StatusConfirmed {
+			if (bk.Status == core.StatusBooked || bk.Status == core.StatusConfirmed) && bk.Start.After(t.Now) {
 				t.SayT("booking.already", map[string]any{"Code": bk.Code, "When": b.when(t, bk.Start)},
 					t.Button("menu:"+AppointmentsName, "booking.too_many_button", nil))
 				break

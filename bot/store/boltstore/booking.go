@@ -213,18 +213,20 @@ func (k *btx) records(b *bolt.Bucket, id string) ([]*booking.Booking, error) {
 	return out, nil
 }
 
+// activeCount counts the places still to come indexed under id: an
+// appointment whose slot has started is over and counts no more.
 func (k *btx) activeCount(b *bolt.Bucket, id string) (int, error) {
 	rs, err := k.records(b, id)
 	n := 0
 	for _, r := range rs {
-		if r.Status.Active() {
+		if r.Status.Active() && !r.Over(k.now) {
 			n++
 		}
 	}
 	return n, err
 }
 
-// overLimit counts the active bookings of b's person and conversation.
+// overLimit counts the upcoming bookings of b's person and conversation.
 func (k *btx) overLimit(b *booking.Booking, lim booking.Limits) (bool, error) {
 	n, err := k.activeCount(k.pers, b.Person)
 	if err != nil || n >= lim.MaxActive {

@@ -82,11 +82,13 @@ local function take(code, r)
   redis.call('ZADD', B .. 'cal:' .. r.of, r.m, code)
 end
 
+-- activecount counts the places still to come of the codes in set key: an
+-- appointment whose slot has started is over and counts no more.
 local function activecount(key)
   local n = 0
   for _, c in ipairs(redis.call('SMEMBERS', key)) do
-    local st = redis.call('HGET', rk(c), 'st')
-    if st and active(st) then n = n + 1 end
+    local x = redis.call('HMGET', rk(c), 'st', 'm')
+    if x[1] and active(x[1]) and tonumber(x[2]) and tonumber(x[2]) * 60000 > NOW then n = n + 1 end
   end
   return n
 end

@@ -221,6 +221,8 @@ func RunBooking(t *testing.T, fresh BookingFresh) {
 		{"CalendarAndDST", testCalendarDST},
 		{"MaxActivePerPerson", testMaxActive},
 		{"MaxActivePerConversation", testMaxActiveConv},
+		{"PastAppointmentsDoNotCount", testPastNotActive},
+		{"WaitlistAfterPastAppointment", testWaitlistAfterPast},
 		{"RateLimit", testRateLimit},
 		{"CancelFrees", testCancelFrees},
 		{"MoveIsAtomic", testMove},
@@ -478,6 +480,68 @@ func testMaxActiveConv(t *testing.T, open func() booking.Store) {
 		if i == 2 && !errors.Is(err, booking.ErrTooManyActive) {
 			t.Errorf("third booking from one chat = %v, want ErrTooManyActive", err)
 		}
+	}
+}
+
+// testPastNotActive: an appointment whose slot has passed is over. It holds
+// no place against max_active_per_person or the per-chat limit, Mine no
+// longer lists it, and it cannot be moved or cancelled.
+func testPastNotActive(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	s := NewService(t, open(), TestComune, clock, &Inbox{}, func(c *booking.Config) { c.MaxActivePerConversation = 1 })
+	slot := At("centrale", 2026, 3, 4, 9, 0)
+	past := mustBook(t, s, Citizen(1, slot))
+	clock.Set(slot.Start.Add(-47 * time.Hour))
+	s.Sweep(ctx)
+	if _, err := s.Confirm(ctx, past.Code, Owner(1)); err != nil {
+		t.Fatalf("Confirm = %v", err)
+	}
+	clock.Set(slot.Start.Add(24 * time.Hour))
+	s.Sweep(ctx)
+	if mine, err := s.Mine(ctx, Owner(1)); err != nil || len(mine) != 0 {
+		t.Errorf("Mine the day after the appointment = %v, %v; want none", mine, err)
+	}
+	// The same fiscal code, from the same chat, books again.
+	again, err := s.Book(ctx, Citizen(1, At("centrale", 2026, 3, 9, 9, 0)))
+	if err != nil {
+		t.Fatalf("Book the day after the appointment = %v, want a booking", err)
+	}
+	// The new one counts: the chat is at its limit of one again.
+	other := Citizen(2, At("centrale", 2026, 3, 9, 9, 30))
+	other.Conv = Owner(1).Conv
+	if _, err := s.Book(ctx, other); !errors.Is(err, booking.ErrTooManyActive) {
+		t.Errorf("second future booking from one chat = %v, want ErrTooManyActive", err)
+	}
+	if mine, _ := s.Mine(ctx, booking.Owner{FiscalCode: citizenCode(1), Conv: Owner(1).Conv}); len(mine) != 1 || mine[0].Code != again.Code {
+		t.Errorf("Mine = %v, want only %s", mine, again.Code)
+	}
+	if _, err := s.Cancel(ctx, past.Code, Owner(1)); !errors.Is(err, booking.ErrNotActive) {
+		t.Errorf("Cancel a past appointment = %v, want ErrNotActive", err)
+	}
+	if _, err := s.Move(ctx, past.Code, Owner(1), At("centrale", 2026, 3, 9, 10, 0)); !errors.Is(err, booking.ErrNotActive) {
+		t.Errorf("Move a past appointment = %v, want ErrNotActive", err)
+	}
+	if b, _ := s.Lookup(ctx, past.Code); b.Status != booking.StatusConfirmed {
+		t.Errorf("past appointment = %s, want confirmed (kept for the office until the purge)", b.Status)
+	}
+}
+
+// testWaitlistAfterPast: a citizen whose appointment has passed joins the
+// waitlist and gets the next freed place.
+func testWaitlistAfterPast(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	w := NewService(t, open(), tinyComune, clock, &Inbox{}, nil)
+	booked := fillTiny(t, w)
+	clock.Set(time.Date(2026, 3, 4, 8, 0, 0, 0, Rome())) // solo 3 March is over
+	mustBook(t, w, Citizen(4, At("solo", 2026, 3, 17, 9, 0)))
+	entry := join(t, w, 0, "solo")
+	if _, err := w.Cancel(ctx, booked[1].Code, Owner(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := w.Get(ctx, entry.Code, Owner(0)); got.Status != booking.StatusOffered {
+		t.Errorf("waitlisted citizen with a past appointment = %s, want offered", got.Status)
 	}
 }
 
