@@ -37,7 +37,8 @@ var _ booking.Store = (*Store)(nil)
 func (s *Store) bookingBase() string { return s.prefix + ":{book}:" }
 
 // bookingLua is the prelude every booking script shares. ARGV[1..11] are the
-// base and the limits; a script's own arguments start at ARGV[12].
+// base and the limits (see runBooking); a script's own arguments follow,
+// read with arg(1), arg(2)...
 const bookingLua = `
 local B = ARGV[1]
 local NOW = tonumber(ARGV[2])
@@ -45,6 +46,8 @@ local LIM = {cap = tonumber(ARGV[3]), maxp = tonumber(ARGV[4]), maxc = tonumber(
   rate = tonumber(ARGV[6]), window = tonumber(ARGV[7]), hold = tonumber(ARGV[8]),
   offerfrom = tonumber(ARGV[9]), retention = tonumber(ARGV[10]), caps = {}}
 for of, n in string.gmatch(ARGV[11], '([^,=]+)=(%d+)') do LIM.caps[of] = tonumber(n) end
+local NLIM = 11
+local function arg(i) return ARGV[NLIM + i] end
 
 local function rk(code) return B .. 'r:' .. code end
 local function num(v) return tonumber(v) or 0 end
@@ -156,13 +159,13 @@ end
 // Script bodies. Each returns {status} or {'ok', record [, offered record]}.
 var (
 	bookInsert = redis.NewScript(bookingLua + `
-local code, idem = ARGV[12], ARGV[13]
+local code, idem = arg(1), arg(2)
 if idem ~= '' then
   local prev = redis.call('GET', B .. 'idem:' .. idem)
   if prev and redis.call('EXISTS', rk(prev)) == 1 then return reply(prev) end
 end
-local r = {st = ARGV[15], of = ARGV[16], m = ARGV[17], p = ARGV[18], cv = ARGV[19], un = ARGV[20],
-  ask = ARGV[21], by = ARGV[22], pg = ARGV[23], asked = '0', nt = '', seq = ''}
+local r = {st = arg(4), of = arg(5), m = arg(6), p = arg(7), cv = arg(8), un = arg(9),
+  ask = arg(10), by = arg(11), pg = arg(12), asked = '0', nt = '', seq = ''}
 if not rateok(r) then return {'rate'} end
 if r.st == 'waiting' then
   for _, c in ipairs(redis.call('SMEMBERS', B .. 'p:' .. r.p)) do
@@ -177,27 +180,27 @@ if r.st == 'waiting' then
   r.seq = redis.call('INCR', B .. 'seq')
   redis.call('ZADD', waitkey(r.of), r.seq, code)
 end
-redis.call('HSET', rk(code), 'p', r.p, 'cv', r.cv, 'd', ARGV[24])
+redis.call('HSET', rk(code), 'p', r.p, 'cv', r.cv, 'd', arg(13))
 save(code, r)
 if active(r.st) then take(code, r) end
 redis.call('SADD', B .. 'p:' .. r.p, code)
 redis.call('SADD', B .. 'c:' .. r.cv, code)
-if idem ~= '' then redis.call('SET', B .. 'idem:' .. idem, code, 'PX', ARGV[14]) end
+if idem ~= '' then redis.call('SET', B .. 'idem:' .. idem, code, 'PX', arg(3)) end
 return reply(code)
 `)
 
 	bookMove = redis.NewScript(bookingLua + `
-local code = ARGV[12]
+local code = arg(1)
 local r = load(code)
 if not r then return {'notfound'} end
 if r.st ~= 'booked' and r.st ~= 'confirmed' then return {'inactive'} end
-local of, m = ARGV[13], ARGV[14]
+local of, m = arg(2), arg(3)
 if r.of == of and r.m == m then return reply(code) end
 if not rateok(r) then return {'rate'} end
 if occget(of, m) >= LIM.cap then return {'taken'} end
 local old = {of = r.of, m = r.m}
 redis.call('ZREM', B .. 'cal:' .. r.of, code)
-r.of, r.m, r.st, r.ask, r.by, r.pg, r.asked = of, m, ARGV[15], ARGV[16], ARGV[17], ARGV[18], '0'
+r.of, r.m, r.st, r.ask, r.by, r.pg, r.asked = of, m, arg(4), arg(5), arg(6), arg(7), '0'
 if r.nt == 'confirm_request' then r.nt = '' end
 take(code, r)
 save(code, r)
@@ -205,7 +208,7 @@ return reply(code, free(old))
 `)
 
 	bookCancel = redis.NewScript(bookingLua + `
-local code, to = ARGV[12], ARGV[13]
+local code, to = arg(1), arg(2)
 local r = load(code)
 if not r then return {'notfound'} end
 if r.st == to then return reply(code) end
@@ -223,7 +226,7 @@ return reply(code, free(r))
 `)
 
 	bookConfirm = redis.NewScript(bookingLua + `
-local code = ARGV[12]
+local code = arg(1)
 local r = load(code)
 if not r then return {'notfound'} end
 if r.st == 'confirmed' then return reply(code) end
@@ -234,13 +237,13 @@ if r.st == 'booked' then
   return reply(code)
 end
 if r.st ~= 'offered' or NOW >= num(r.un) then return {'inactive'} end
-r.st, r.ask, r.by, r.pg, r.asked, r.un, r.nt = ARGV[13], ARGV[14], ARGV[15], ARGV[16], '0', '0', ''
+r.st, r.ask, r.by, r.pg, r.asked, r.un, r.nt = arg(2), arg(3), arg(4), arg(5), '0', '0', ''
 save(code, r)
 return reply(code)
 `)
 
 	bookAdvance = redis.NewScript(bookingLua + `
-local code = ARGV[12]
+local code = arg(1)
 local r = load(code)
 if not r then return {'notfound'} end
 if r.st == 'offered' and NOW >= num(r.un) then
@@ -272,9 +275,9 @@ return reply(code)
 `)
 
 	bookAck = redis.NewScript(bookingLua + `
-local code = ARGV[12]
+local code = arg(1)
 local r = load(code)
-if r and r.nt == ARGV[13] then
+if r and r.nt == arg(2) then
   r.nt = ''
   save(code, r)
 end
