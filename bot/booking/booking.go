@@ -9,7 +9,9 @@
 // Personal data: lookups use a pseudonym of the fiscal code (keyed
 // HMAC-SHA256). The plain name and fiscal code are kept on the booking only
 // for the office and deleted with the booking a set time after the
-// appointment (pii_retention_days). Log the booking code, never them.
+// appointment (pii_retention_days), or a day after a booking ends without
+// one (cancelled, released, an offer declined or not accepted; a waitlist
+// entry that ends goes at once). Log the booking code, never them.
 package booking
 
 import (

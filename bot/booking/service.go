@@ -99,6 +99,11 @@ func New(cfg Config) (*Service, error) {
 // Comune returns the Comune the Service books for.
 func (s *Service) Comune() *comune.Comune { return s.c }
 
+// endedRetention is how long a booking that ended without the appointment
+// (cancelled, declined, released, expired offer) keeps the citizen's data:
+// long enough for its notice and calendar file, no longer.
+const endedRetention = 24 * time.Hour
+
 // limits returns the Store limits at now for taking a place at office.
 func (s *Service) limits(now time.Time, office string) Limits {
 	b := s.c.Booking
@@ -112,6 +117,7 @@ func (s *Service) limits(now time.Time, office string) Limits {
 		Hold:           time.Duration(b.WaitlistHoldMinutes) * time.Minute,
 		OfferFrom:      now.Add(time.Duration(b.MinNoticeHours) * time.Hour),
 		Retention:      time.Duration(s.c.PIIRetentionDays) * 24 * time.Hour,
+		Ended:          endedRetention,
 		Capacities:     make(map[string]int, len(s.c.Offices)),
 	}
 	for _, o := range s.c.Offices {

@@ -37,8 +37,9 @@ type Store interface {
 	Move(ctx context.Context, code string, to Slot, p Plan, lim Limits) (*Result, error)
 
 	// End ends code with status to (cancelled, declined): an active
-	// booking frees its place, which is offered to the waitlist; a waitlist
-	// entry leaves the line. Cancelling a booking already in status to
+	// booking frees its place, which is offered to the waitlist, and is
+	// purged lim.Ended later at most; a waitlist entry leaves the line and
+	// is purged at once. Cancelling a booking already in status to
 	// returns it unchanged; any other inactive status is ErrNotActive.
 	// Declined is only for offered bookings.
 	End(ctx context.Context, code string, to Status, lim Limits) (*Result, error)
@@ -49,8 +50,10 @@ type Store interface {
 	Confirm(ctx context.Context, code string, p Plan, lim Limits) (*Result, error)
 
 	// Advance applies what is due on code at lim.Now: an offer whose hold
-	// ended expires and the place goes to the next in line; a booking is
-	// asked to confirm at AskAt, and released at ConfirmBy if unconfirmed;
+	// ended expires (purged lim.Ended later at most) and the place goes to
+	// the next in line; a booking is
+	// asked to confirm at AskAt, and released at ConfirmBy if unconfirmed
+	// (purged lim.Ended later at most);
 	// a waitlist entry expires at Until; the record is deleted at PurgeAt
 	// once no notice is pending. A transition that must be told to the
 	// citizen sets Booking.Notice, replacing an unsent one.
@@ -105,6 +108,11 @@ type Limits struct {
 	OfferFrom time.Time
 	// Retention is how long after its start a booking is kept (the purge).
 	Retention time.Duration
+	// Ended is how long a booking that ends without the appointment
+	// (cancelled, declined, released, an offer not accepted) is kept at
+	// most: its PurgeAt becomes min(PurgeAt, Now+Ended), so the citizen's
+	// name and fiscal code go soon after nobody needs them.
+	Ended time.Duration
 	// Capacities gives the desks of any office, for offers made from a
 	// freed place (keyed by office id).
 	Capacities map[string]int

@@ -321,6 +321,14 @@ func (k *btx) offerNext(office string, start time.Time, lim booking.Limits) (*bo
 	return nil, nil
 }
 
+// ended shortens the purge of a booking that ended without the
+// appointment.
+func ended(b *booking.Booking, lim booking.Limits) {
+	if limit := lim.Now.Add(lim.Ended).UTC(); limit.Before(b.PurgeAt) {
+		b.PurgeAt = limit
+	}
+}
+
 // free gives b's place back and offers it to the waitlist.
 func (k *btx) free(b *booking.Booking, lim booking.Limits) (*booking.Booking, error) {
 	if err := k.occAdd(b.Office, b.Start, -1); err != nil {
@@ -526,6 +534,7 @@ func (s *Store) End(_ context.Context, code string, to booking.Status, lim booki
 			return nil, k.save(b)
 		case b.Status.Active():
 			b.Status, b.Notice = to, ""
+			ended(b, lim)
 			if err := k.save(b); err != nil {
 				return nil, err
 			}
@@ -587,6 +596,7 @@ func (s *Store) Advance(_ context.Context, code string, lim booking.Limits) (*bo
 		switch {
 		case b.Status == booking.StatusOffered && !now.Before(b.Until):
 			b.Status, b.Notice = booking.StatusExpired, booking.NoticeOfferExpired
+			ended(b, lim)
 			if err := k.save(b); err != nil {
 				return nil, err
 			}
@@ -603,6 +613,7 @@ func (s *Store) Advance(_ context.Context, code string, lim booking.Limits) (*bo
 			return nil, k.save(b)
 		case b.Status == booking.StatusBooked && b.Asked && !now.Before(b.ConfirmBy):
 			b.Status, b.Notice = booking.StatusReleased, booking.NoticeReleased
+			ended(b, lim)
 			if err := k.save(b); err != nil {
 				return nil, err
 			}

@@ -36,7 +36,7 @@ var _ booking.Store = (*Store)(nil)
 // by (ms), asked (0/1), pg (purge ms), nt (pending notice), seq, p, cv.
 func (s *Store) bookingBase() string { return s.prefix + ":{book}:" }
 
-// bookingLua is the prelude every booking script shares. ARGV[1..11] are the
+// bookingLua is the prelude every booking script shares. ARGV[1..12] are the
 // base and the limits (see runBooking); a script's own arguments follow,
 // read with arg(1), arg(2)...
 const bookingLua = `
@@ -44,9 +44,9 @@ local B = ARGV[1]
 local NOW = tonumber(ARGV[2])
 local LIM = {cap = tonumber(ARGV[3]), maxp = tonumber(ARGV[4]), maxc = tonumber(ARGV[5]),
   rate = tonumber(ARGV[6]), window = tonumber(ARGV[7]), hold = tonumber(ARGV[8]),
-  offerfrom = tonumber(ARGV[9]), retention = tonumber(ARGV[10]), caps = {}}
+  offerfrom = tonumber(ARGV[9]), retention = tonumber(ARGV[10]), ended = tonumber(ARGV[12]), caps = {}}
 for of, n in string.gmatch(ARGV[11], '([^,=]+)=(%d+)') do LIM.caps[of] = tonumber(n) end
-local NLIM = 11
+local NLIM = 12
 local function arg(i) return ARGV[NLIM + i] end
 
 local function rk(code) return B .. 'r:' .. code end
@@ -149,6 +149,9 @@ local function free(r)
   return offernext(r.of, r.m)
 end
 
+-- ended shortens the purge of a booking that ended without the appointment.
+local function ended(r) r.pg = math.min(num(r.pg), NOW + LIM.ended) end
+
 local function reply(code, other)
   local out = {'ok', redis.call('HGETALL', rk(code))}
   if other then out[3] = redis.call('HGETALL', rk(other)) end
@@ -221,6 +224,7 @@ if r.st == 'waiting' then
 end
 if not active(r.st) then return {'inactive'} end
 r.st, r.nt = to, ''
+ended(r)
 save(code, r)
 return reply(code, free(r))
 `)
@@ -248,6 +252,7 @@ local r = load(code)
 if not r then return {'notfound'} end
 if r.st == 'offered' and NOW >= num(r.un) then
   r.st, r.nt = 'expired', 'offer_expired'
+  ended(r)
   save(code, r)
   return reply(code, free(r))
 elseif r.st == 'waiting' and NOW >= num(r.un) then
@@ -259,6 +264,7 @@ elseif r.st == 'booked' and num(r.ask) > 0 and r.asked ~= '1' and NOW >= num(r.a
   save(code, r)
 elseif r.st == 'booked' and r.asked == '1' and NOW >= num(r.by) then
   r.st, r.nt = 'released', 'released'
+  ended(r)
   save(code, r)
   return reply(code, free(r))
 elseif r.nt == '' and NOW >= num(r.pg) then
@@ -294,7 +300,7 @@ func (s *Store) runBooking(ctx context.Context, op string, sc *redis.Script, lim
 	window := max(lim.RateWindow.Milliseconds(), 1)
 	all := append([]any{s.bookingBase(), lim.Now.UnixMilli(), lim.Capacity, lim.MaxActive, lim.MaxActiveConv,
 		lim.RateLimit, window, lim.Hold.Milliseconds(), lim.OfferFrom.UnixMilli(), lim.Retention.Milliseconds(),
-		caps.String()}, args...)
+		caps.String(), lim.Ended.Milliseconds()}, args...)
 	res, err := sc.Run(ctx, s.rdb, []string{s.bookingBase() + "due"}, all...).Slice()
 	if err != nil {
 		return nil, s.wrap(ctx, "booking "+op, err)

@@ -232,6 +232,7 @@ func RunBooking(t *testing.T, fresh BookingFresh) {
 		{"WaitlistOrderAndHolds", testWaitlist},
 		{"WaitlistAnyOffice", testWaitlistAnyOffice},
 		{"PurgeAfterRetention", testPurge},
+		{"EndedBookingsPurgedSoon", testEndedPurgedSoon},
 		{"Appointments", testAppointments},
 		{"ConcurrentBookersSeveralHandles", testConcurrentBookers},
 	}
@@ -966,6 +967,61 @@ func testPurge(t *testing.T, open func() booking.Store) {
 	}
 	if mine, _ := s.Mine(context.Background(), booking.Owner{FiscalCode: citizenCode(1), Conv: Owner(1).Conv}); len(mine) != 0 {
 		t.Errorf("Mine after retention = %v", mine)
+	}
+}
+
+// testEndedPurgedSoon: a booking that ended without the appointment
+// (cancelled, released, an offer declined or not accepted) keeps the
+// citizen's name and fiscal code for a day, not until 30 days after a slot
+// nobody will come to.
+func testEndedPurgedSoon(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	s := NewService(t, open(), TestComune, clock, &Inbox{}, nil)
+	day := 24 * time.Hour
+	check := func(what, code string, ended time.Time) {
+		t.Helper()
+		b, err := s.Lookup(ctx, code)
+		if err != nil {
+			t.Fatalf("Lookup(%s) = %v", what, err)
+		}
+		if want := ended.Add(day); !b.PurgeAt.Equal(want) {
+			t.Errorf("PurgeAt of the %s booking = %v, want %v (a day after it ended)", what, b.PurgeAt, want)
+		}
+	}
+	cancelled := mustBook(t, s, Citizen(10, At("centrale", 2026, 3, 9, 9, 0)))
+	if _, err := s.Cancel(ctx, cancelled.Code, Owner(10)); err != nil {
+		t.Fatal(err)
+	}
+	check("cancelled", cancelled.Code, T0)
+	released := mustBook(t, s, Citizen(11, At("centrale", 2026, 3, 9, 9, 30)))
+	clock.Set(released.AskAt)
+	s.Sweep(ctx)
+	clock.Set(released.ConfirmBy)
+	s.Sweep(ctx)
+	check("released", released.Code, released.ConfirmBy)
+
+	clock.Set(T0)
+	w := NewService(t, open(), tinyComune, clock, &Inbox{}, nil)
+	booked := fillTiny(t, w)
+	a, b := join(t, w, 20, "solo"), join(t, w, 21, "solo")
+	w.Cancel(ctx, booked[1].Code, Owner(1))
+	check("cancelled (offered on)", booked[1].Code, T0)
+	if _, err := w.Decline(ctx, a.Code, Owner(20)); err != nil {
+		t.Fatal(err)
+	}
+	check("declined", a.Code, T0)
+	clock.Add(15 * time.Minute)
+	w.Sweep(ctx)
+	check("expired offer", b.Code, T0.Add(15*time.Minute))
+
+	// A day after the last one ended every one of them is gone.
+	clock.Set(released.ConfirmBy.Add(day))
+	s.Sweep(ctx)
+	for _, code := range []string{cancelled.Code, released.Code, booked[1].Code, a.Code, b.Code} {
+		if _, err := s.Lookup(ctx, code); !errors.Is(err, booking.ErrNotFound) {
+			t.Errorf("Lookup(%s) a day after it ended = %v, want ErrNotFound", code, err)
+		}
 	}
 }
 
