@@ -207,7 +207,10 @@ type Request struct {
 	// IdempotencyKey makes a retried request (a redelivered update, a re-run
 	// turn) return the booking the first one made instead of booking twice.
 	// Use something stable for the citizen's final "confirm" press, e.g. the
-	// conversation key plus the session's booking attempt id.
+	// conversation key plus the session's booking attempt id. Only the same
+	// request is a retry: the Service joins the key to a digest of Slot,
+	// Reason, Name, FiscalCode and NonResident, so a request changed under
+	// the same key (another time, another person) books anew.
 	IdempotencyKey string
 }
 

@@ -30,6 +30,19 @@ func (s *Service) pseudonym(fc string) string {
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
+// requestDigest identifies what a booking request asks for (slot, reason,
+// person, residence), keyed like the pseudonym so that no fiscal code can be
+// guessed from it: joined to Request.IdempotencyKey, it makes a changed
+// request a new one even when the caller kept the same key.
+func (s *Service) requestDigest(slot Slot, reason Reason, name, fc string, nonResident bool) string {
+	m := hmac.New(sha256.New, s.cfg.PIIKey)
+	for _, part := range []string{"book", slot.String(), string(reason), name, fc, strconv.FormatBool(nonResident)} {
+		m.Write([]byte(part))
+		m.Write([]byte{0})
+	}
+	return hex.EncodeToString(m.Sum(nil)[:12])
+}
+
 // owns reports whether who may see or change b.
 func (s *Service) owns(b *Booking, who Owner) bool {
 	if who.FiscalCode != "" && hmac.Equal([]byte(s.pseudonym(who.FiscalCode)), []byte(b.Person)) {
@@ -76,7 +89,9 @@ func (s *Service) person(reason Reason, name, fc string, conv bot.Conversation, 
 // alternatives), ErrTooManyActive, *RateLimitError (ErrRateLimited),
 // ErrOutsideHorizon, ErrTooSoon, ErrClosed, ErrUnknownOffice,
 // ErrNonResident, ErrInvalid, store.ErrUnavailable. The same
-// IdempotencyKey returns the first call's booking.
+// IdempotencyKey with the same request returns the first call's booking; a
+// request that differs in slot, reason, name, fiscal code or residence is a
+// new one whatever its key.
 func (s *Service) Book(ctx context.Context, r Request) (*Booking, error) {
 	now := s.now()
 	name, fc, err := s.person(r.Reason, r.Name, r.FiscalCode, r.Conv, r.NonResident)
@@ -96,7 +111,7 @@ func (s *Service) Book(ctx context.Context, r Request) (*Booking, error) {
 	}
 	lim := s.limits(now, r.Slot.Office)
 	if r.IdempotencyKey != "" {
-		lim.IdempotencyKey = "book:" + r.IdempotencyKey
+		lim.IdempotencyKey = "book:" + r.IdempotencyKey + ":" + s.requestDigest(r.Slot, r.Reason, name, fc, r.NonResident)
 	}
 	got, err := s.insert(ctx, b, lim)
 	if err != nil {

@@ -3,6 +3,7 @@ package booking_test
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -515,4 +516,59 @@ func TestCalendarOutageLosesNothing(t *testing.T) {
 	redis.Restart()
 	r = h.press("u", "book:confirm")
 	contains(t, r, "Codice di prenotazione")
+}
+
+// TestChangedRequestIsANewBooking: a confirm whose booking was made but
+// whose turn could not be saved leaves the citizen at the summary. When they
+// then change the details (a child's name and code) or the time, confirming
+// again is a new request: it must not answer with the first booking.
+func TestChangedRequestIsANewBooking(t *testing.T) {
+	var fail atomic.Bool
+	h := newHarness(t, commitFails(&fail))
+	contains(t, h.bookWithButtons("u", "renewal", "centrale", "Mario Rossi", cfMario), h.prefix("it", "booking.summary.text"))
+	fail.Store(true)
+	if _, err := h.engine.Handle(context.Background(), bot.Inbound{Conv: conv("u"), Button: "book:confirm"}); err == nil {
+		t.Fatal("Handle with a failing commit = nil error, want the save to fail")
+	}
+	fail.Store(false)
+	mario := h.mine("u")
+	if len(mario) != 1 || mario[0].FiscalCode != cfMario {
+		t.Fatalf("Got(bookings after the failed turn) = %v, want Mario's", mario)
+	}
+
+	// Still at the summary: correct the details for the child.
+	contains(t, h.press("u", "book:change:details"), h.msg("it", "booking.name.prompt", nil))
+	h.text("u", "Giuseppe Verdi")
+	r := h.text("u", cfKid)
+	if len(buttons(r, "book:res:")) > 0 {
+		r = h.press("u", "book:res:yes")
+	}
+	contains(t, r, "Giuseppe Verdi")
+	r = h.press("u", "book:confirm")
+	contains(t, r, "Codice di prenotazione")
+	lacks(t, r, mario[0].Code)
+	got := h.mine("u")
+	if len(got) != 2 {
+		t.Fatalf("Got(%d bookings), want Mario's and the child's", len(got))
+	}
+	for _, b := range got {
+		if b.Code != mario[0].Code && b.FiscalCode != cfKid {
+			t.Errorf("Got(second booking for %s), want it for %s", b.FiscalCode, cfKid)
+		}
+	}
+
+	// The same with another time: Mario already has his appointment, so
+	// the new request is refused instead of answered with the old one.
+	h2 := newHarness(t, commitFails(&fail))
+	h2.bookWithButtons("v", "renewal", "centrale", "Mario Rossi", cfMario)
+	fail.Store(true)
+	h2.engine.Handle(context.Background(), bot.Inbound{Conv: conv("v"), Button: "book:confirm"})
+	fail.Store(false)
+	r = h2.press("v", "book:change:time")
+	r = h2.press("v", buttons(r, "book:day:")[1])
+	r = h2.press("v", button(t, r, "book:slot:"))
+	contains(t, r, h2.prefix("it", "booking.summary.text"))
+	r = h2.press("v", "book:confirm")
+	contains(t, r, h2.msg("it", "booking.too_many", map[string]any{"Max": 1}))
+	lacks(t, r, "Codice di prenotazione")
 }

@@ -668,6 +668,13 @@ func testIdempotency(t *testing.T, open func() booking.Store) {
 	if _, err := a.Book(context.Background(), r); !errors.Is(err, booking.ErrTooManyActive) {
 		t.Errorf("new attempt = %v, want ErrTooManyActive", err)
 	}
+	// The same key with another person (details corrected after a turn
+	// that booked but was not saved) is another request.
+	child := Citizen(3, slot)
+	child.Conv, child.IdempotencyKey = r.Conv, "test:1:attempt-1"
+	if got := mustBook(t, b, child); got.Code == first.Code || got.FiscalCode != child.FiscalCode {
+		t.Errorf("same key, another fiscal code = %s for %s, want a new booking for %s", got.Code, got.FiscalCode, child.FiscalCode)
+	}
 	// Concurrent retries of one key make one booking.
 	var wg sync.WaitGroup
 	codes := make([]string, 8)
