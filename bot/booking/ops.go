@@ -145,9 +145,11 @@ func (s *Service) explain(ctx context.Context, err error, slot Slot, now time.Ti
 		}
 		return &SlotTakenError{Slot: slot, Alternatives: alt}
 	case errors.Is(err, ErrRateLimited):
-		w := s.cfg.RateWindow
-		next := now.Truncate(w).Add(w)
-		return &RateLimitError{RetryAfter: next.Sub(now)}
+		// The stores count attempts in windows of RateWindow from the Unix
+		// epoch (time.Truncate would count from year 1).
+		w := max(s.cfg.RateWindow.Milliseconds(), 1)
+		into := now.UnixMilli() % w
+		return &RateLimitError{RetryAfter: time.Duration(w-into) * time.Millisecond}
 	}
 	return err
 }

@@ -224,6 +224,7 @@ func RunBooking(t *testing.T, fresh BookingFresh) {
 		{"PastAppointmentsDoNotCount", testPastNotActive},
 		{"WaitlistAfterPastAppointment", testWaitlistAfterPast},
 		{"RateLimit", testRateLimit},
+		{"RateLimitRetryAfter", testRetryAfter},
 		{"CancelFrees", testCancelFrees},
 		{"MoveIsAtomic", testMove},
 		{"Idempotency", testIdempotency},
@@ -577,6 +578,34 @@ func testRateLimit(t *testing.T, open func() booking.Store) {
 		if !errors.Is(err, want) {
 			t.Errorf("attempt %d from one chat = %v, want %v", i, err, want)
 		}
+	}
+}
+
+// testRetryAfter: RetryAfter is exactly when the store's window turns, also
+// for a window that does not divide a day (windows count from the Unix
+// epoch).
+func testRetryAfter(t *testing.T, open func() booking.Store) {
+	clock := NewClock(T0)
+	s := NewService(t, open(), TestComune, clock, &Inbox{}, func(c *booking.Config) {
+		c.RateLimit, c.RateWindow = 1, 7*time.Hour
+	})
+	full, slot := At("nord", 2026, 3, 3, 9, 0), At("nord", 2026, 3, 10, 9, 0)
+	mustBook(t, s, Citizen(1, full))
+	if _, err := s.Book(context.Background(), Citizen(2, full)); !errors.Is(err, booking.ErrSlotTaken) {
+		t.Fatalf("first attempt = %v, want ErrSlotTaken", err)
+	}
+	_, err := s.Book(context.Background(), Citizen(2, slot))
+	var rl *booking.RateLimitError
+	if !errors.As(err, &rl) {
+		t.Fatalf("attempt over the limit = %v, want *RateLimitError", err)
+	}
+	clock.Add(rl.RetryAfter - time.Second)
+	if _, err := s.Book(context.Background(), Citizen(2, slot)); !errors.Is(err, booking.ErrRateLimited) {
+		t.Errorf("a second before RetryAfter (%s) = %v, want ErrRateLimited", rl.RetryAfter, err)
+	}
+	clock.Add(time.Second)
+	if _, err := s.Book(context.Background(), Citizen(2, slot)); err != nil {
+		t.Errorf("at RetryAfter (%s) = %v, want a booking", rl.RetryAfter, err)
 	}
 }
 
