@@ -326,9 +326,10 @@ func (s *Service) Accept(ctx context.Context, code string, who Owner) (*Booking,
 
 // Join puts the citizen on the waitlist for r.Office ("" = any office) and
 // returns the entry (Status waiting; Code identifies it for Cancel). Joining
-// again for the same office returns the same entry. Errors: ErrFreeSlots
-// (book one instead), ErrTooManyActive, ErrUnknownOffice, ErrInvalid,
-// ErrNonResident, ErrRateLimited.
+// again for the same office returns the same entry. One chat holds at most
+// MaxActivePerConversation upcoming bookings and entries together. Errors:
+// ErrFreeSlots (book one instead), ErrTooManyActive, ErrUnknownOffice,
+// ErrInvalid, ErrNonResident, ErrRateLimited.
 func (s *Service) Join(ctx context.Context, r WaitRequest) (*Booking, error) {
 	name, fc, err := s.person(r.Reason, r.Name, r.FiscalCode, r.Conv, r.NonResident)
 	if err != nil {

@@ -37,9 +37,12 @@ type Config struct {
 	// conversation within RateWindow (defaults 20 per hour).
 	RateLimit  int
 	RateWindow time.Duration
-	// MaxActivePerConversation caps active bookings made from one chat
-	// whatever fiscal codes it types (default: 4, a parent with children);
-	// max_active_per_person of the Comune file caps them per fiscal code.
+	// MaxActivePerConversation caps the upcoming bookings made from one
+	// chat whatever fiscal codes it types (default: 4, a parent with
+	// children), and its bookings and waitlist entries together, so one
+	// account cannot line up made-up people ahead of real citizens;
+	// max_active_per_person of the Comune file caps bookings per fiscal
+	// code.
 	MaxActivePerConversation int
 	// IdempotencyTTL is how long a Request.IdempotencyKey is remembered
 	// (default 24h).

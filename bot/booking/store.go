@@ -22,9 +22,11 @@ type Store interface {
 	// b.Conv (ErrRateLimited); checking that neither has lim.MaxActive
 	// (lim.MaxActiveConv) active bookings whose slot starts after lim.Now
 	// (ErrTooManyActive: an appointment that is over no longer counts) --
-	// for a waitlist entry, also that
-	// the person is not already waiting for the same office, in which case
-	// the existing entry is returned; checking the slot has fewer than
+	// for a waitlist entry, first that the person is not already waiting
+	// for the same office, in which case the existing entry is returned,
+	// and after that that the conversation's upcoming bookings and waitlist
+	// entries together are fewer than lim.MaxActiveConv
+	// (ErrTooManyActive); checking the slot has fewer than
 	// lim.Capacity active bookings (ErrSlotTaken); checking b.Code is unused
 	// (ErrCodeTaken). A waitlist entry gets the next Seq.
 	Insert(ctx context.Context, b *Booking, lim Limits) (*Booking, error)

@@ -213,13 +213,14 @@ func (k *btx) records(b *bolt.Bucket, id string) ([]*booking.Booking, error) {
 	return out, nil
 }
 
-// activeCount counts the places still to come indexed under id: an
-// appointment whose slot has started is over and counts no more.
-func (k *btx) activeCount(b *bolt.Bucket, id string) (int, error) {
+// activeCount counts the places still to come indexed under id (an
+// appointment whose slot has started is over and counts no more), and the
+// places in line too when waiting is true.
+func (k *btx) activeCount(b *bolt.Bucket, id string, waiting bool) (int, error) {
 	rs, err := k.records(b, id)
 	n := 0
 	for _, r := range rs {
-		if r.Status.Active() && !r.Over(k.now) {
+		if r.Status.Active() && !r.Over(k.now) || waiting && r.Status == booking.StatusWaiting {
 			n++
 		}
 	}
@@ -228,11 +229,11 @@ func (k *btx) activeCount(b *bolt.Bucket, id string) (int, error) {
 
 // overLimit counts the upcoming bookings of b's person and conversation.
 func (k *btx) overLimit(b *booking.Booking, lim booking.Limits) (bool, error) {
-	n, err := k.activeCount(k.pers, b.Person)
+	n, err := k.activeCount(k.pers, b.Person, false)
 	if err != nil || n >= lim.MaxActive {
 		return true, err
 	}
-	n, err = k.activeCount(k.conv, b.Conv.Key())
+	n, err = k.activeCount(k.conv, b.Conv.Key(), false)
 	return err != nil || n >= lim.MaxActiveConv, err
 }
 
@@ -400,6 +401,12 @@ func (s *Store) Insert(_ context.Context, b *booking.Booking, lim booking.Limits
 		over, err := k.overLimit(&nb, lim)
 		if err != nil || over {
 			return booking.ErrTooManyActive, err
+		}
+		if nb.Status == booking.StatusWaiting {
+			n, err := k.activeCount(k.conv, nb.Conv.Key(), true)
+			if err != nil || n >= lim.MaxActiveConv {
+				return booking.ErrTooManyActive, err
+			}
 		}
 		if nb.Status.Active() && k.occGet(nb.Office, nb.Start) >= lim.Capacity {
 			return booking.ErrSlotTaken, nil

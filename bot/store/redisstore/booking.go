@@ -85,13 +85,15 @@ local function take(code, r)
   redis.call('ZADD', B .. 'cal:' .. r.of, r.m, code)
 end
 
--- activecount counts the places still to come of the codes in set key: an
--- appointment whose slot has started is over and counts no more.
-local function activecount(key)
+-- activecount counts the places still to come of the codes in set key (an
+-- appointment whose slot has started is over and counts no more), and the
+-- places in line too when waiting is true.
+local function activecount(key, waiting)
   local n = 0
   for _, c in ipairs(redis.call('SMEMBERS', key)) do
     local x = redis.call('HMGET', rk(c), 'st', 'm')
-    if x[1] and active(x[1]) and tonumber(x[2]) and tonumber(x[2]) * 60000 > NOW then n = n + 1 end
+    if x[1] and active(x[1]) and tonumber(x[2]) and tonumber(x[2]) * 60000 > NOW then n = n + 1
+    elseif waiting and x[1] == 'waiting' then n = n + 1 end
   end
   return n
 end
@@ -177,6 +179,7 @@ if r.st == 'waiting' then
   end
 end
 if overlimit(r) then return {'max'} end
+if r.st == 'waiting' and activecount(B .. 'c:' .. r.cv, true) >= LIM.maxc then return {'max'} end
 if active(r.st) and occget(r.of, r.m) >= LIM.cap then return {'taken'} end
 if redis.call('EXISTS', rk(code)) == 1 then return {'code'} end
 if r.st == 'waiting' then

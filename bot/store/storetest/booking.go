@@ -232,6 +232,7 @@ func RunBooking(t *testing.T, fresh BookingFresh) {
 		{"NoticesRetried", testNoticesRetried},
 		{"WaitlistOrderAndHolds", testWaitlist},
 		{"WaitlistAnyOffice", testWaitlistAnyOffice},
+		{"WaitlistCappedPerChat", testWaitlistPerChat},
 		{"PurgeAfterRetention", testPurge},
 		{"EndedBookingsPurgedSoon", testEndedPurgedSoon},
 		{"Appointments", testAppointments},
@@ -971,6 +972,40 @@ func testWaitlistAnyOffice(t *testing.T, open func() booking.Store) {
 	s.Decline(context.Background(), any1.Code, Owner(10)) // frees altro 5 March: offered to 13
 	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + w.Code}) {
 		t.Errorf("after decline = %v, want offer to %s", got, w.Code)
+	}
+}
+
+// testWaitlistPerChat: one chat holds at most MaxActivePerConversation
+// places and places in line together, whatever fiscal codes it types.
+func testWaitlistPerChat(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	s := NewService(t, open(), tinyComune, clock, &Inbox{}, func(c *booking.Config) { c.MaxActivePerConversation = 2 })
+	fillTiny(t, s)
+	parent := bot.Conversation{Channel: "test", User: "parent"}
+	wait := func(n int, office string) (*booking.Booking, error) {
+		r := Citizen(n, booking.Slot{})
+		return s.Join(ctx, booking.WaitRequest{Office: office, Reason: r.Reason, Name: r.Name, FiscalCode: r.FiscalCode, Conv: parent})
+	}
+	first, err := wait(10, "solo")
+	if err != nil {
+		t.Fatalf("first entry = %v", err)
+	}
+	if _, err := wait(11, ""); err != nil {
+		t.Fatalf("second entry = %v", err)
+	}
+	if _, err := wait(12, "altro"); !errors.Is(err, booking.ErrTooManyActive) {
+		t.Errorf("third entry from one chat = %v, want ErrTooManyActive", err)
+	}
+	if again, err := wait(10, "solo"); err != nil || again.Code != first.Code {
+		t.Errorf("joining again = %v, %v; want the same entry %s", again, err, first.Code)
+	}
+	// Leaving the line makes room.
+	if _, err := s.Cancel(ctx, first.Code, booking.Owner{Conv: parent}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wait(12, "altro"); err != nil {
+		t.Errorf("entry after one left = %v", err)
 	}
 }
 
