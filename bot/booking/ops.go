@@ -412,7 +412,9 @@ const maxSteps = 6
 
 // Sweep does everything due now: confirmation requests, releases of
 // unconfirmed bookings, expired offers passed on, expired waitlist entries,
-// purges, and notices not yet sent. It returns how many steps it took.
+// purges, and notices not yet sent; then, while people wait, it offers them
+// the free places of the horizon (a new day that became bookable). It
+// returns how many steps it took.
 // Several replicas may sweep at once: each step is atomic and notices carry
 // stable ids.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
@@ -439,9 +441,67 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			}
 		}
 		if len(codes) < batch || fresh == 0 {
-			return steps, nil
+			break
 		}
 	}
+	n, err := s.offerFree(ctx)
+	return steps + n, err
+}
+
+// maxOffers bounds how many free places one sweep offers to the waitlist.
+const maxOffers = 50
+
+// offerFree offers the free places of the horizon to the people waiting:
+// places that no freed booking brought (a new day entering the horizon, a
+// place freed too close to be offered then and not booked since). Each goes
+// to the first in line for its office or any office, with the usual hold.
+// It returns how many it offered.
+func (s *Service) offerFree(ctx context.Context) (int, error) {
+	ids := []string{""}
+	for _, o := range s.c.Offices {
+		ids = append(ids, o.ID)
+	}
+	waiting, err := s.st.Waiting(ctx, ids)
+	if err != nil {
+		return 0, err
+	}
+	var offices []*comune.Office
+	for _, o := range s.c.Offices {
+		if waiting[""] > 0 || waiting[o.ID] > 0 {
+			offices = append(offices, o)
+		}
+	}
+	if len(offices) == 0 {
+		return 0, nil
+	}
+	now := s.now()
+	earliest, end := s.window(now)
+	free, err := s.free(ctx, offices, earliest, end)
+	if err != nil {
+		return 0, err
+	}
+	offered := 0
+	exhausted := map[string]bool{} // nobody left in line for the office
+	for _, f := range free {
+		for range f.Free {
+			if exhausted[f.Slot.Office] || offered == maxOffers {
+				break
+			}
+			r, err := s.st.Offer(ctx, f.Slot, s.limits(now, f.Slot.Office))
+			if err != nil {
+				return offered, err
+			}
+			if r.Offered == nil {
+				exhausted[f.Slot.Office] = true
+				break
+			}
+			offered++
+			s.log.InfoContext(ctx, "booking free place offered", slog.String("code", r.Offered.Code),
+				slog.String("office", f.Slot.Office), slog.Time("start", f.Slot.Start))
+			s.deliver(ctx, r)
+		}
+	}
+	return offered, nil
 }
 
 // advance takes the steps due on code at now.

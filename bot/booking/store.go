@@ -61,6 +61,19 @@ type Store interface {
 	// citizen sets Booking.Notice, replacing an unsent one.
 	Advance(ctx context.Context, code string, lim Limits) (*Result, error)
 
+	// Offer holds a free place in slot for the first in line (slot's
+	// office waitlist or the any-office one, whoever joined first), with
+	// the same rules as a freed place: not before lim.OfferFrom, only while
+	// the slot has fewer than lim.Capacities[office] places held, skipping
+	// (as cancelled) anyone with MaxActive upcoming bookings. Result.Offered
+	// is the offer (Notice set), or nil when nothing was offered.
+	Offer(ctx context.Context, slot Slot, lim Limits) (*Result, error)
+
+	// Waiting returns how many entries wait on the waitlist of each of
+	// offices ("" is the any-office waitlist). Offices nobody waits for may
+	// be absent.
+	Waiting(ctx context.Context, offices []string) (map[string]int, error)
+
 	// Ack records that notice kind of code was sent (clears Booking.Notice
 	// when it still is kind).
 	Ack(ctx context.Context, code string, kind NoticeKind, lim Limits) error

@@ -638,6 +638,34 @@ func (s *Store) Advance(_ context.Context, code string, lim booking.Limits) (*bo
 	return res, nil
 }
 
+// Offer implements booking.Store.
+func (s *Store) Offer(_ context.Context, slot booking.Slot, lim booking.Limits) (*booking.Result, error) {
+	res := &booking.Result{}
+	err := s.update("offer", lim.Now, func(k *btx) (error, error) {
+		var err error
+		res.Offered, err = k.offerNext(slot.Office, slot.Start, lim)
+		return nil, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Waiting implements booking.Store.
+func (s *Store) Waiting(_ context.Context, offices []string) (map[string]int, error) {
+	out := map[string]int{}
+	err := s.view("waiting", func(k *btx) error {
+		for _, of := range offices {
+			if n := len(codes(k.wait, string(waitKey(of)))); n > 0 {
+				out[of] = n
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // Ack implements booking.Store.
 func (s *Store) Ack(_ context.Context, code string, kind booking.NoticeKind, lim booking.Limits) error {
 	return s.update("ack", lim.Now, func(k *btx) (error, error) {

@@ -283,6 +283,12 @@ end
 return reply(code)
 `)
 
+	bookOffer = redis.NewScript(bookingLua + `
+local code = offernext(arg(1), arg(2))
+if not code then return {'ok'} end
+return {'ok', redis.call('HGETALL', rk(code))}
+`)
+
 	bookAck = redis.NewScript(bookingLua + `
 local code = arg(1)
 local r = load(code)
@@ -456,6 +462,44 @@ func (s *Store) Advance(ctx context.Context, code string, lim booking.Limits) (*
 		return nil, err
 	}
 	return result(res)
+}
+
+// Offer implements booking.Store.
+func (s *Store) Offer(ctx context.Context, slot booking.Slot, lim booking.Limits) (*booking.Result, error) {
+	res, err := s.runBooking(ctx, "offer", bookOffer, lim, slot.Office, startMinute(slot.Start))
+	if err != nil {
+		return nil, err
+	}
+	out := &booking.Result{}
+	if len(res) > 1 {
+		if out.Offered, err = decodeRecord(res[1]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Waiting implements booking.Store.
+func (s *Store) Waiting(ctx context.Context, offices []string) (map[string]int, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, len(offices))
+	for i, of := range offices {
+		key := s.bookingBase() + "w:" + of
+		if of == "" {
+			key = s.bookingBase() + "w:*"
+		}
+		cmds[i] = pipe.ZCard(ctx, key)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, s.wrap(ctx, "booking waiting", err)
+	}
+	out := make(map[string]int, len(offices))
+	for i, of := range offices {
+		if n := cmds[i].Val(); n > 0 {
+			out[of] = int(n)
+		}
+	}
+	return out, nil
 }
 
 // Ack implements booking.Store.

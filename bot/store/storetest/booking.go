@@ -233,6 +233,7 @@ func RunBooking(t *testing.T, fresh BookingFresh) {
 		{"WaitlistOrderAndHolds", testWaitlist},
 		{"WaitlistAnyOffice", testWaitlistAnyOffice},
 		{"WaitlistCappedPerChat", testWaitlistPerChat},
+		{"WaitlistGetsNewDays", testWaitlistNewDays},
 		{"PurgeAfterRetention", testPurge},
 		{"EndedBookingsPurgedSoon", testEndedPurgedSoon},
 		{"Appointments", testAppointments},
@@ -1006,6 +1007,67 @@ func testWaitlistPerChat(t *testing.T, open func() booking.Store) {
 	}
 	if _, err := wait(12, "altro"); err != nil {
 		t.Errorf("entry after one left = %v", err)
+	}
+}
+
+// testWaitlistNewDays: when a new day enters the horizon, its places go to
+// the people waiting, first in line first, with the same hold as a freed
+// place, before newcomers can book them.
+func testWaitlistNewDays(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	inbox := &Inbox{}
+	s := NewService(t, open(), tinyComune, clock, inbox, nil)
+	fillTiny(t, s)
+	solo, anywhere := join(t, s, 10, "solo"), join(t, s, 11, "")
+	s.Sweep(ctx)
+	if got := inbox.Take(); len(got) != 0 {
+		t.Fatalf("notices with nothing free = %v, want none", got)
+	}
+	// Wednesday 4 March: Tuesday 17 March (solo) becomes bookable.
+	clock.Set(time.Date(2026, 3, 4, 0, 30, 0, 0, Rome()))
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatalf("Sweep = %v", err)
+	}
+	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + solo.Code}) {
+		t.Fatalf("notices when 17 March opens = %v, want an offer to the first in line %s", got, solo.Code)
+	}
+	slot := At("solo", 2026, 3, 17, 9, 0)
+	offer, _ := s.Get(ctx, solo.Code, Owner(10))
+	if offer.Status != booking.StatusOffered || !offer.Start.Equal(slot.Start) || !offer.Until.Equal(clock.Now().Add(15*time.Minute)) {
+		t.Errorf("offer = %+v, want 17 March held 15 minutes", offer)
+	}
+	if free(t, s, slot) != 0 {
+		t.Errorf("the held place shows as free")
+	}
+	s.Sweep(ctx)
+	if got := inbox.Take(); len(got) != 0 {
+		t.Errorf("notices from a second sweep = %v, want none", got)
+	}
+	if _, err := s.Accept(ctx, solo.Code, Owner(10)); err != nil {
+		t.Fatalf("Accept = %v", err)
+	}
+	// Friday 6 March: Thursday 19 March (altro) goes to the any-office
+	// entry.
+	clock.Set(time.Date(2026, 3, 6, 0, 30, 0, 0, Rome()))
+	s.Sweep(ctx)
+	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + anywhere.Code}) {
+		t.Fatalf("notices when 19 March opens = %v, want an offer to %s", got, anywhere.Code)
+	}
+	other := At("altro", 2026, 3, 19, 9, 0)
+	if b, _ := s.Get(ctx, anywhere.Code, Owner(11)); b.Office != "altro" || !b.Start.Equal(other.Start) {
+		t.Errorf("any-office offer = %s at %v, want altro 19 March", b.Office, b.Start)
+	}
+	// Not accepted: with nobody left in line the place is simply free, and
+	// later sweeps offer nothing.
+	clock.Add(15 * time.Minute)
+	s.Sweep(ctx)
+	s.Sweep(ctx)
+	if got := inbox.Take(); !slices.Equal(got, []string{"offer_expired " + anywhere.Code}) {
+		t.Errorf("notices after the hold = %v, want offer_expired %s only", got, anywhere.Code)
+	}
+	if free(t, s, other) != 1 {
+		t.Errorf("19 March after the offer expired with nobody waiting: %d free, want 1", free(t, s, other))
 	}
 }
 
