@@ -141,9 +141,11 @@ type Booking struct {
 	Until time.Time `json:"until,omitzero"`
 	// PurgeAt is when the record, personal data included, is deleted.
 	PurgeAt time.Time `json:"purge_at"`
-	// Notice is a notice decided but not yet acknowledged as sent
-	// (bookkeeping of the Service; the dialog ignores it).
-	Notice NoticeKind `json:"notice,omitempty"`
+	// Notice is a notice decided but not yet acknowledged as sent, and
+	// NoticeTries how many times sending it failed (bookkeeping of the
+	// Service; the dialog ignores them).
+	Notice      NoticeKind `json:"notice,omitempty"`
+	NoticeTries int        `json:"notice_tries,omitempty"`
 	// Seq orders the waitlist (lower is first in line).
 	Seq int64 `json:"seq,omitempty"`
 }

@@ -393,8 +393,14 @@ func (s *Service) deliver(ctx context.Context, r *Result) bool {
 			s.log.WarnContext(ctx, "booking notice dropped: no notifier", slog.String("code", b.Code),
 				slog.String("notice", string(b.Notice)))
 		} else if err := s.cfg.Notifier.Notify(ctx, Notice{ID: noticeID(b), Kind: b.Notice, Booking: b}); err != nil {
+			now := s.now()
+			at := retryAt(b, now)
 			s.log.WarnContext(ctx, "booking notice not sent; will retry", slog.String("code", b.Code),
-				slog.String("notice", string(b.Notice)), slog.Any("error", err))
+				slog.String("notice", string(b.Notice)), slog.Int("tries", b.NoticeTries+1),
+				slog.Time("retry_at", at), slog.Any("error", err))
+			if err := s.st.NoticeFailed(ctx, b.Code, b.Notice, at, s.limits(now, b.Office)); err != nil {
+				s.log.WarnContext(ctx, "booking notice failed", slog.String("code", b.Code), slog.Any("error", err))
+			}
 			ok = false
 			continue
 		}
@@ -404,6 +410,29 @@ func (s *Service) deliver(ctx context.Context, r *Result) bool {
 		}
 	}
 	return ok
+}
+
+// Backoff of a notice that could not be sent: 30s after the first failure,
+// doubling up to 30 minutes.
+const (
+	noticeBackoff    = 30 * time.Second
+	maxNoticeBackoff = 30 * time.Minute
+)
+
+// retryAt is when to try b's failed notice again: later after each failure,
+// but never after b's next deadline, which must not wait for the notice.
+func retryAt(b *Booking, now time.Time) time.Time {
+	wait := maxNoticeBackoff
+	if b.NoticeTries < 10 {
+		wait = min(noticeBackoff<<b.NoticeTries, maxNoticeBackoff)
+	}
+	at := now.Add(wait)
+	next := *b
+	next.Notice = ""
+	if d := DueAt(&next, now); d.After(now) && d.Before(at) {
+		at = d
+	}
+	return at
 }
 
 // maxSteps bounds how many steps Sweep takes on one record in one go (a

@@ -57,7 +57,8 @@ type Store interface {
 	// asked to confirm at AskAt, and released at ConfirmBy if unconfirmed
 	// (purged lim.Ended later at most);
 	// a waitlist entry expires at Until; the record is deleted at PurgeAt
-	// once no notice is pending. A transition that must be told to the
+	// once no notice is pending, and lim.Ended after PurgeAt in any case (a
+	// notice that could not be sent by then is dropped). A transition that must be told to the
 	// citizen sets Booking.Notice, replacing an unsent one.
 	Advance(ctx context.Context, code string, lim Limits) (*Result, error)
 
@@ -77,6 +78,13 @@ type Store interface {
 	// Ack records that notice kind of code was sent (clears Booking.Notice
 	// when it still is kind).
 	Ack(ctx context.Context, code string, kind NoticeKind, lim Limits) error
+
+	// NoticeFailed records that notice kind of code could not be sent, when it is
+	// still the pending one: it counts the failure (Booking.NoticeTries)
+	// and makes the record due again at at, instead of now, so that a
+	// notice that keeps failing waits its turn behind other deadlines.
+	// Setting a new notice starts NoticeTries from 0.
+	NoticeFailed(ctx context.Context, code string, kind NoticeKind, at time.Time, lim Limits) error
 
 	// Due returns up to limit codes with something due at or before now
 	// (a pending notice, a deadline, a purge), earliest first.
@@ -126,7 +134,8 @@ type Limits struct {
 	// Ended is how long a booking that ends without the appointment
 	// (cancelled, declined, released, an offer not accepted) is kept at
 	// most: its PurgeAt becomes min(PurgeAt, Now+Ended), so the citizen's
-	// name and fiscal code go soon after nobody needs them.
+	// name and fiscal code go soon after nobody needs them. It is also how
+	// long past PurgeAt a notice that cannot be sent may delay the purge.
 	Ended time.Duration
 	// Capacities gives the desks of any office, for offers made from a
 	// freed place (keyed by office id).

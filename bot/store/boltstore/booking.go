@@ -90,8 +90,22 @@ func (k *btx) get(code string) (*booking.Booking, error) {
 	return &b, nil
 }
 
-// save writes b and moves it in the due index.
+// save writes b and moves it in the due index. A pending notice that
+// changed starts its failed tries from 0.
 func (k *btx) save(b *booking.Booking) error {
+	return k.saveDue(b, booking.DueAt(b, k.now))
+}
+
+// saveDue writes b, due at at.
+func (k *btx) saveDue(b *booking.Booking, at time.Time) error {
+	if v := k.rec.Get([]byte(b.Code)); v != nil {
+		var old struct {
+			Notice booking.NoticeKind `json:"notice"`
+		}
+		if json.Unmarshal(v, &old) == nil && old.Notice != b.Notice {
+			b.NoticeTries = 0
+		}
+	}
 	data, err := json.Marshal(b)
 	if err != nil {
 		return err
@@ -104,11 +118,11 @@ func (k *btx) save(b *booking.Booking) error {
 			return err
 		}
 	}
-	at := be64(booking.DueAt(b, k.now).UnixMilli())
-	if err := k.dueof.Put([]byte(b.Code), at); err != nil {
+	due := be64(at.UnixMilli())
+	if err := k.dueof.Put([]byte(b.Code), due); err != nil {
 		return err
 	}
-	return k.due.Put(append(at, b.Code...), nil)
+	return k.due.Put(append(due, b.Code...), nil)
 }
 
 // purge deletes b and every index entry of it.
@@ -626,7 +640,7 @@ func (s *Store) Advance(_ context.Context, code string, lim booking.Limits) (*bo
 			}
 			res.Offered, err = k.free(b, lim)
 			return nil, err
-		case b.Notice == "" && !now.Before(b.PurgeAt):
+		case b.Notice == "" && !now.Before(b.PurgeAt) || !now.Before(b.PurgeAt.Add(lim.Ended)):
 			res.Booking = nil
 			return nil, k.purge(b)
 		}
@@ -675,6 +689,18 @@ func (s *Store) Ack(_ context.Context, code string, kind booking.NoticeKind, lim
 		}
 		b.Notice = ""
 		return nil, k.save(b)
+	})
+}
+
+// NoticeFailed implements booking.Store.
+func (s *Store) NoticeFailed(_ context.Context, code string, kind booking.NoticeKind, at time.Time, lim booking.Limits) error {
+	return s.update("notice failed", lim.Now, func(k *btx) (error, error) {
+		b, err := k.get(code)
+		if err != nil || b == nil || b.Notice != kind {
+			return nil, err
+		}
+		b.NoticeTries++
+		return nil, k.saveDue(b, at)
 	})
 }
 

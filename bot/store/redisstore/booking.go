@@ -33,7 +33,8 @@ var _ booking.Store = (*Store)(nil)
 //
 // Record fields the scripts manage override the JSON in "d": st (status), of
 // (office), m (start minute, "" for a waitlist entry), un (until ms), ask,
-// by (ms), asked (0/1), pg (purge ms), nt (pending notice), seq, p, cv.
+// by (ms), asked (0/1), pg (purge ms), nt (pending notice), nf (failed
+// tries of nt; back to 0 whenever nt changes), seq, p, cv.
 func (s *Store) bookingBase() string { return s.prefix + ":{book}:" }
 
 // bookingLua is the prelude every booking script shares. ARGV[1..12] are the
@@ -59,6 +60,7 @@ local function load(code)
   if #v == 0 then return nil end
   local r = {}
   for i = 1, #v, 2 do r[v[i]] = v[i + 1] end
+  r.nt0 = r.nt
   return r
 end
 
@@ -71,8 +73,9 @@ local function dueat(r)
 end
 
 local function save(code, r)
+  if r.nt ~= r.nt0 then r.nf = '0' end
   redis.call('HSET', rk(code), 'st', r.st, 'of', r.of, 'm', r.m, 'un', r.un, 'ask', r.ask, 'by', r.by,
-    'asked', r.asked, 'pg', r.pg, 'nt', r.nt, 'seq', r.seq)
+    'asked', r.asked, 'pg', r.pg, 'nt', r.nt, 'nf', r.nf or '0', 'seq', r.seq)
   redis.call('ZADD', B .. 'due', dueat(r), code)
 end
 
@@ -270,7 +273,7 @@ elseif r.st == 'booked' and r.asked == '1' and NOW >= num(r.by) then
   ended(r)
   save(code, r)
   return reply(code, free(r))
-elseif r.nt == '' and NOW >= num(r.pg) then
+elseif (r.nt == '' and NOW >= num(r.pg)) or NOW >= num(r.pg) + LIM.ended then
   if active(r.st) then occadd(r.of, r.m, -1) end
   if r.m ~= '' then redis.call('ZREM', B .. 'cal:' .. r.of, code) end
   if r.st == 'waiting' then redis.call('ZREM', waitkey(r.of), code) end
@@ -287,6 +290,16 @@ return reply(code)
 local code = offernext(arg(1), arg(2))
 if not code then return {'ok'} end
 return {'ok', redis.call('HGETALL', rk(code))}
+`)
+
+	bookNoticeFailed = redis.NewScript(bookingLua + `
+local code, kind = arg(1), arg(2)
+local r = load(code)
+if r and r.nt == kind then
+  redis.call('HINCRBY', rk(code), 'nf', 1)
+  redis.call('ZADD', B .. 'due', tonumber(arg(3)), code)
+end
+return {'ok'}
 `)
 
 	bookAck = redis.NewScript(bookingLua + `
@@ -399,6 +412,7 @@ func fromFields(f map[string]string) (*booking.Booking, error) {
 	b.Until, b.AskAt, b.ConfirmBy, b.PurgeAt = fromMS(f["un"]), fromMS(f["ask"]), fromMS(f["by"]), fromMS(f["pg"])
 	b.Asked = f["asked"] == "1"
 	b.Notice = booking.NoticeKind(f["nt"])
+	b.NoticeTries, _ = strconv.Atoi(f["nf"])
 	b.Seq, _ = strconv.ParseInt(f["seq"], 10, 64)
 	return &b, nil
 }
@@ -462,6 +476,12 @@ func (s *Store) Advance(ctx context.Context, code string, lim booking.Limits) (*
 		return nil, err
 	}
 	return result(res)
+}
+
+// NoticeFailed implements booking.Store.
+func (s *Store) NoticeFailed(ctx context.Context, code string, kind booking.NoticeKind, at time.Time, lim booking.Limits) error {
+	_, err := s.runBooking(ctx, "notice failed", bookNoticeFailed, lim, code, string(kind), at.UnixMilli())
+	return err
 }
 
 // Offer implements booking.Store.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,17 +122,48 @@ func (c *Clock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
 // Inbox records the notices a Service sends: it stands in for the dialogs'
 // notifier, which renders them and hands them to the push outbox.
 type Inbox struct {
-	mu   sync.Mutex
-	got  []booking.Notice
-	seen map[string]bool
-	fail bool
+	mu      sync.Mutex
+	got     []booking.Notice
+	seen    map[string]bool
+	fail    bool
+	failFor map[string]bool // booking codes whose notices fail
+	tries   map[string]int  // notices asked for, by booking code
+}
+
+// FailFor makes every notice about the booking code fail.
+func (in *Inbox) FailFor(code string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.failFor == nil {
+		in.failFor = map[string]bool{}
+	}
+	in.failFor[code] = true
+}
+
+// FailOnlyFor makes notices about code fail, and those about any other
+// booking go through again.
+func (in *Inbox) FailOnlyFor(code string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.failFor = map[string]bool{code: true}
+}
+
+// Tries returns how many times a notice about code was asked for.
+func (in *Inbox) Tries(code string) int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.tries[code]
 }
 
 // Notify records n once per ID (as the outbox dedupes by id).
 func (in *Inbox) Notify(_ context.Context, n booking.Notice) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.fail {
+	if in.tries == nil {
+		in.tries = map[string]int{}
+	}
+	in.tries[n.Booking.Code]++
+	if in.fail || in.failFor[n.Booking.Code] {
 		return errors.New("outbox unavailable")
 	}
 	if in.seen == nil {
@@ -230,6 +262,7 @@ func RunBooking(t *testing.T, fresh BookingFresh) {
 		{"Idempotency", testIdempotency},
 		{"ConfirmOrRelease", testConfirmOrRelease},
 		{"NoticesRetried", testNoticesRetried},
+		{"FailingNoticesBackOff", testNoticesBackOff},
 		{"WaitlistOrderAndHolds", testWaitlist},
 		{"WaitlistAnyOffice", testWaitlistAnyOffice},
 		{"WaitlistCappedPerChat", testWaitlistPerChat},
@@ -808,6 +841,12 @@ func testNoticesRetried(t *testing.T, open func() booking.Store) {
 	inbox.mu.Lock()
 	inbox.fail = false
 	inbox.mu.Unlock()
+	// Not tried again before its backoff.
+	s.Sweep(context.Background())
+	if got := inbox.Take(); len(got) != 0 {
+		t.Fatalf("notices right after the failure = %v, want none before the backoff", got)
+	}
+	clock.Add(30 * time.Second)
 	// A second replica sweeping at the same time sends it once.
 	other := NewService(t, open(), TestComune, clock, inbox, nil)
 	var wg sync.WaitGroup
@@ -822,6 +861,56 @@ func testNoticesRetried(t *testing.T, open func() booking.Store) {
 	s.Sweep(context.Background())
 	if got := inbox.Take(); len(got) != 0 {
 		t.Errorf("notices after acknowledgement = %v, want none", got)
+	}
+}
+
+// testNoticesBackOff: notices that keep failing are tried again later and
+// later, and never stand in front of other deadlines, however many they are.
+func testNoticesBackOff(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	inbox := &Inbox{}
+	yml := strings.Replace(TestComune, "desks: 2", "desks: 40", 1)
+	s := NewService(t, open(), yml, clock, inbox, nil)
+	var failing []*booking.Booking
+	for i := range 101 {
+		b := mustBook(t, s, Citizen(100+i, At("centrale", 2026, 3, 9, 9, 30*(i/40))))
+		inbox.FailFor(b.Code)
+		failing = append(failing, b)
+	}
+	later := mustBook(t, s, Citizen(300, At("centrale", 2026, 3, 9, 11, 0)))
+	clock.Set(failing[100].AskAt)
+	s.Sweep(ctx)
+	s.Sweep(ctx)
+	clock.Set(later.AskAt)
+	s.Sweep(ctx)
+	if got := inbox.Take(); !slices.Contains(got, "confirm_request "+later.Code) {
+		t.Fatalf("notices = %v: the request of %s is stuck behind 101 failing ones", got, later.Code)
+	}
+	// Backing off: within ten minutes a failing notice is tried a few
+	// times, not at every 15-second sweep.
+	b := failing[0]
+	inbox.FailOnlyFor(b.Code)
+	before := inbox.Tries(b.Code)
+	for range 40 {
+		clock.Add(15 * time.Second)
+		s.Sweep(ctx)
+	}
+	if n := inbox.Tries(b.Code) - before; n < 1 || n > 6 {
+		t.Errorf("a failing notice was tried %d times in 10 minutes, want a few (1..6)", n)
+	}
+	if got, _ := s.Lookup(ctx, b.Code); got.Notice != booking.NoticeConfirm || got.NoticeTries < 2 {
+		t.Errorf("failing record: Notice=%q NoticeTries=%d, want the request pending with its failures counted", got.Notice, got.NoticeTries)
+	}
+	// A notice that can never be sent does not keep the personal data: the
+	// record goes a day after its purge date at the latest.
+	clock.Set(b.PurgeAt.Add(24 * time.Hour))
+	for range 4 {
+		clock.Add(time.Hour)
+		s.Sweep(ctx)
+	}
+	if _, err := s.Lookup(ctx, b.Code); !errors.Is(err, booking.ErrNotFound) {
+		t.Errorf("Lookup of a record whose notice never went, after its purge = %v, want ErrNotFound", err)
 	}
 }
 
