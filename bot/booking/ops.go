@@ -368,11 +368,16 @@ func (s *Service) Appointments(ctx context.Context, office string, date time.Tim
 	return s.st.Calendar(ctx, office, d, d.AddDate(0, 0, 1))
 }
 
-// noticeID is the stable id of the notice kind about b in its current slot.
+// noticeID is the stable id of the notice kind about b in its current slot
+// (and, for a confirmation request, with its deadline: a request asked
+// again with a new deadline is a new message).
 func noticeID(b *Booking) string {
 	id := "booking:" + b.Code + ":" + string(b.Notice)
 	if !b.Start.IsZero() {
 		id += ":" + strconv.FormatInt(b.Start.Unix()/60, 36)
+	}
+	if b.Notice == NoticeConfirm && !b.ConfirmBy.IsZero() {
+		id += ":" + strconv.FormatInt(b.ConfirmBy.Unix()/60, 36)
 	}
 	return id
 }

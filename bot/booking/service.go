@@ -107,6 +107,11 @@ func (s *Service) Comune() *comune.Comune { return s.c }
 // long enough for its notice and calendar file, no longer.
 const endedRetention = 24 * time.Hour
 
+// answerWindow is the least time a citizen gets to answer a confirmation
+// request (the shortest window plan gives: asked a day before, answered 12
+// hours before).
+const answerWindow = 12 * time.Hour
+
 // limits returns the Store limits at now for taking a place at office.
 func (s *Service) limits(now time.Time, office string) Limits {
 	b := s.c.Booking
@@ -121,6 +126,7 @@ func (s *Service) limits(now time.Time, office string) Limits {
 		OfferFrom:      now.Add(time.Duration(b.MinNoticeHours) * time.Hour),
 		Retention:      time.Duration(s.c.PIIRetentionDays) * 24 * time.Hour,
 		Ended:          endedRetention,
+		AnswerWindow:   answerWindow,
 		Capacities:     make(map[string]int, len(s.c.Offices)),
 	}
 	for _, o := range s.c.Offices {

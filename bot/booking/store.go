@@ -51,15 +51,23 @@ type Store interface {
 	// acceptance: the booking gets plan p (Status, AskAt, ConfirmBy).
 	Confirm(ctx context.Context, code string, p Plan, lim Limits) (*Result, error)
 
-	// Advance applies what is due on code at lim.Now: an offer whose hold
-	// ended expires (purged lim.Ended later at most) and the place goes to
-	// the next in line; a booking is
-	// asked to confirm at AskAt, and released at ConfirmBy if unconfirmed
-	// (purged lim.Ended later at most);
-	// a waitlist entry expires at Until; the record is deleted at PurgeAt
-	// once no notice is pending, and lim.Ended after PurgeAt in any case (a
-	// notice that could not be sent by then is dropped). A transition that must be told to the
-	// citizen sets Booking.Notice, replacing an unsent one.
+	// Advance applies what is due on code at lim.Now:
+	//   - an offer whose hold ended expires (purged lim.Ended later at
+	//     most) and the place goes to the next in line (skipping, as
+	//     cancelled, anyone who has MaxActive upcoming bookings by now);
+	//   - a booking is asked to confirm at AskAt, with at least
+	//     lim.AnswerWindow to answer (ConfirmBy moves later when the ask
+	//     comes late), or kept as confirmed when it is too late to ask;
+	//   - at ConfirmBy an unconfirmed booking whose request was
+	//     acknowledged (Ack) is released (purged lim.Ended later at most);
+	//     one whose request is still pending, never handed over, is asked
+	//     again with a new deadline instead;
+	//   - a waitlist entry expires at Until;
+	//   - the record is deleted at PurgeAt once no notice is pending, and
+	//     lim.Ended after PurgeAt in any case (a notice that could not be
+	//     sent by then is dropped).
+	// A transition that must be told to the citizen sets Booking.Notice,
+	// replacing an unsent one.
 	Advance(ctx context.Context, code string, lim Limits) (*Result, error)
 
 	// Offer holds a free place in slot for the first in line (slot's
@@ -131,6 +139,14 @@ type Limits struct {
 	OfferFrom time.Time
 	// Retention is how long after its start a booking is kept (the purge).
 	Retention time.Duration
+	// AnswerWindow is the least time a citizen gets to answer a
+	// confirmation request: one asked late (the sweep did not run at
+	// AskAt), or asked again because the request could not be handed to
+	// the Notifier by ConfirmBy, gets ConfirmBy = Now+AnswerWindow, but
+	// never later than OfferFrom-Now before the start (a place released
+	// later could not be offered); past that the booking is kept
+	// (confirmed) without asking.
+	AnswerWindow time.Duration
 	// Ended is how long a booking that ends without the appointment
 	// (cancelled, declined, released, an offer not accepted) is kept at
 	// most: its PurgeAt becomes min(PurgeAt, Now+Ended), so the citizen's

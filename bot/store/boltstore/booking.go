@@ -336,6 +336,20 @@ func (k *btx) offerNext(office string, start time.Time, lim booking.Limits) (*bo
 	return nil, nil
 }
 
+// answerBy is the deadline to confirm b asked at lim.Now: by, but at least
+// lim.AnswerWindow from now, and no later than a freed place can still be
+// offered (min notice before the start). ok is false when that moment has
+// passed: too late to ask, the booking is kept.
+func answerBy(b *booking.Booking, by time.Time, lim booking.Limits) (time.Time, bool) {
+	if least := lim.Now.Add(lim.AnswerWindow); by.Before(least) {
+		by = least
+	}
+	if latest := b.Start.Add(-lim.OfferFrom.Sub(lim.Now)); latest.Before(by) {
+		by = latest
+	}
+	return by.UTC(), by.After(lim.Now)
+}
+
 // ended shortens the purge of a booking that ended without the
 // appointment.
 func ended(b *booking.Booking, lim booking.Limits) {
@@ -630,7 +644,20 @@ func (s *Store) Advance(_ context.Context, code string, lim booking.Limits) (*bo
 			b.Status, b.Notice, b.PurgeAt = booking.StatusExpired, booking.NoticeWaitExpired, now.UTC()
 			return nil, k.save(b)
 		case b.Status == booking.StatusBooked && !b.AskAt.IsZero() && !b.Asked && !now.Before(b.AskAt):
-			b.Asked, b.Notice = true, booking.NoticeConfirm
+			if by, ok := answerBy(b, b.ConfirmBy, lim); ok {
+				b.Asked, b.Notice, b.ConfirmBy = true, booking.NoticeConfirm, by
+			} else {
+				b.Status = booking.StatusConfirmed
+			}
+			return nil, k.save(b)
+		case b.Status == booking.StatusBooked && b.Asked && !now.Before(b.ConfirmBy) && b.Notice == booking.NoticeConfirm:
+			// The request never reached the outbox: ask again with a new
+			// deadline.
+			if by, ok := answerBy(b, time.Time{}, lim); ok {
+				b.ConfirmBy = by
+			} else {
+				b.Status, b.Notice = booking.StatusConfirmed, ""
+			}
 			return nil, k.save(b)
 		case b.Status == booking.StatusBooked && b.Asked && !now.Before(b.ConfirmBy):
 			b.Status, b.Notice = booking.StatusReleased, booking.NoticeReleased

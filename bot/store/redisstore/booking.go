@@ -37,7 +37,7 @@ var _ booking.Store = (*Store)(nil)
 // tries of nt; back to 0 whenever nt changes), seq, p, cv.
 func (s *Store) bookingBase() string { return s.prefix + ":{book}:" }
 
-// bookingLua is the prelude every booking script shares. ARGV[1..12] are the
+// bookingLua is the prelude every booking script shares. ARGV[1..13] are the
 // base and the limits (see runBooking); a script's own arguments follow,
 // read with arg(1), arg(2)...
 const bookingLua = `
@@ -45,9 +45,10 @@ local B = ARGV[1]
 local NOW = tonumber(ARGV[2])
 local LIM = {cap = tonumber(ARGV[3]), maxp = tonumber(ARGV[4]), maxc = tonumber(ARGV[5]),
   rate = tonumber(ARGV[6]), window = tonumber(ARGV[7]), hold = tonumber(ARGV[8]),
-  offerfrom = tonumber(ARGV[9]), retention = tonumber(ARGV[10]), ended = tonumber(ARGV[12]), caps = {}}
+  offerfrom = tonumber(ARGV[9]), retention = tonumber(ARGV[10]), ended = tonumber(ARGV[12]),
+  answer = tonumber(ARGV[13]), caps = {}}
 for of, n in string.gmatch(ARGV[11], '([^,=]+)=(%d+)') do LIM.caps[of] = tonumber(n) end
-local NLIM = 12
+local NLIM = 13
 local function arg(i) return ARGV[NLIM + i] end
 
 local function rk(code) return B .. 'r:' .. code end
@@ -152,6 +153,16 @@ end
 local function free(r)
   occadd(r.of, r.m, -1)
   return offernext(r.of, r.m)
+end
+
+-- answerby is the deadline to confirm r, wanted by, but no later than a
+-- freed place can still be offered (min notice before the start); nil when
+-- that moment has passed: too late to ask, the booking is kept.
+local function answerby(r, by)
+  local latest = tonumber(r.m) * 60000 - (LIM.offerfrom - NOW)
+  by = math.min(by, latest)
+  if by <= NOW then return nil end
+  return by
 end
 
 -- ended shortens the purge of a booking that ended without the appointment.
@@ -266,7 +277,17 @@ elseif r.st == 'waiting' and NOW >= num(r.un) then
   r.st, r.nt, r.pg = 'expired', 'waitlist_expired', NOW
   save(code, r)
 elseif r.st == 'booked' and num(r.ask) > 0 and r.asked ~= '1' and NOW >= num(r.ask) then
-  r.asked, r.nt = '1', 'confirm_request'
+  local by = answerby(r, math.max(num(r.by), NOW + LIM.answer))
+  if by then
+    r.asked, r.nt, r.by = '1', 'confirm_request', by
+  else
+    r.st = 'confirmed'
+  end
+  save(code, r)
+elseif r.st == 'booked' and r.asked == '1' and NOW >= num(r.by) and r.nt == 'confirm_request' then
+  -- The request never reached the outbox: ask again with a new deadline.
+  local by = answerby(r, NOW + LIM.answer)
+  if by then r.by = by else r.st, r.nt = 'confirmed', '' end
   save(code, r)
 elseif r.st == 'booked' and r.asked == '1' and NOW >= num(r.by) then
   r.st, r.nt = 'released', 'released'
@@ -322,7 +343,7 @@ func (s *Store) runBooking(ctx context.Context, op string, sc *redis.Script, lim
 	window := max(lim.RateWindow.Milliseconds(), 1)
 	all := append([]any{s.bookingBase(), lim.Now.UnixMilli(), lim.Capacity, lim.MaxActive, lim.MaxActiveConv,
 		lim.RateLimit, window, lim.Hold.Milliseconds(), lim.OfferFrom.UnixMilli(), lim.Retention.Milliseconds(),
-		caps.String(), lim.Ended.Milliseconds()}, args...)
+		caps.String(), lim.Ended.Milliseconds(), lim.AnswerWindow.Milliseconds()}, args...)
 	res, err := sc.Run(ctx, s.rdb, []string{s.bookingBase() + "due"}, all...).Slice()
 	if err != nil {
 		return nil, s.wrap(ctx, "booking "+op, err)

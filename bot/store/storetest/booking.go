@@ -262,6 +262,7 @@ func RunBooking(t *testing.T, fresh BookingFresh) {
 		{"Idempotency", testIdempotency},
 		{"ConfirmOrRelease", testConfirmOrRelease},
 		{"NoticesRetried", testNoticesRetried},
+		{"ConfirmRequestLateOrUnsent", testConfirmLate},
 		{"FailingNoticesBackOff", testNoticesBackOff},
 		{"WaitlistOrderAndHolds", testWaitlist},
 		{"WaitlistAnyOffice", testWaitlistAnyOffice},
@@ -861,6 +862,73 @@ func testNoticesRetried(t *testing.T, open func() booking.Store) {
 	s.Sweep(context.Background())
 	if got := inbox.Take(); len(got) != 0 {
 		t.Errorf("notices after acknowledgement = %v, want none", got)
+	}
+}
+
+// testConfirmLate: nobody is released without having been asked in time.
+// A request issued late (the sweep did not run between AskAt and
+// ConfirmBy) gets a fresh deadline; a request that could not be handed to
+// the outbox by its deadline is asked again with a new one; and when it is
+// too late to ask at all, the booking is kept.
+func testConfirmLate(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	inbox := &Inbox{}
+	s := NewService(t, open(), TestComune, clock, inbox, nil)
+	answer := 12 * time.Hour
+
+	// Late: nothing ran from before AskAt until after ConfirmBy.
+	late := mustBook(t, s, Citizen(1, At("centrale", 2026, 3, 9, 9, 0)))
+	clock.Set(late.ConfirmBy.Add(time.Hour))
+	s.Sweep(ctx)
+	if got := inbox.Take(); !slices.Equal(got, []string{"confirm_request " + late.Code}) {
+		t.Fatalf("notices after a late sweep = %v, want only the request, no release", got)
+	}
+	b, _ := s.Lookup(ctx, late.Code)
+	if want := clock.Now().Add(answer); b.Status != booking.StatusBooked || !b.ConfirmBy.Equal(want) {
+		t.Errorf("late request: %s, ConfirmBy %v; want booked, ConfirmBy %v", b.Status, b.ConfirmBy, want)
+	}
+	if _, err := s.Confirm(ctx, late.Code, Owner(1)); err != nil {
+		t.Errorf("Confirm after a late request = %v", err)
+	}
+
+	// Unsent: the outbox refused the request until after its deadline.
+	unsent := mustBook(t, s, Citizen(2, At("centrale", 2026, 3, 16, 9, 0)))
+	inbox.FailFor(unsent.Code)
+	clock.Set(unsent.AskAt)
+	s.Sweep(ctx)
+	for clock.Now().Before(unsent.ConfirmBy.Add(time.Hour)) {
+		clock.Add(10 * time.Minute)
+		s.Sweep(ctx)
+	}
+	b, _ = s.Lookup(ctx, unsent.Code)
+	if b.Status != booking.StatusBooked || !b.ConfirmBy.After(clock.Now()) || b.Notice != booking.NoticeConfirm {
+		t.Fatalf("request never sent, after its deadline: %s, ConfirmBy %v, Notice %q; want booked, a new deadline, the request pending",
+			b.Status, b.ConfirmBy, b.Notice)
+	}
+	inbox.FailOnlyFor("")
+	clock.Add(30 * time.Minute)
+	s.Sweep(ctx)
+	if got := inbox.Take(); !slices.Equal(got, []string{"confirm_request " + unsent.Code}) {
+		t.Fatalf("notices once the outbox is back = %v, want the request with its new deadline", got)
+	}
+	// Handed over, then not answered: released at the new deadline.
+	b, _ = s.Lookup(ctx, unsent.Code)
+	clock.Set(b.ConfirmBy)
+	s.Sweep(ctx)
+	if got := inbox.Take(); !slices.Equal(got, []string{"released " + unsent.Code}) {
+		t.Errorf("notices at the new deadline = %v, want released", got)
+	}
+
+	// Too late to ask: the appointment is within min notice.
+	kept := mustBook(t, s, Citizen(3, At("centrale", 2026, 3, 18, 11, 0)))
+	clock.Set(kept.Start.Add(-90 * time.Minute))
+	s.Sweep(ctx)
+	if got := inbox.Take(); len(got) != 0 {
+		t.Errorf("notices when it is too late to ask = %v, want none", got)
+	}
+	if b, _ := s.Lookup(ctx, kept.Code); b.Status != booking.StatusConfirmed {
+		t.Errorf("booking nobody could ask in time = %s, want kept (confirmed)", b.Status)
 	}
 }
 
