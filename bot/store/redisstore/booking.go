@@ -22,6 +22,8 @@ var _ booking.Store = (*Store)(nil)
 //
 //	r:<code>        hash: the record (fields below, "d" = the JSON booking)
 //	occ:<office>    hash: start minute -> places held
+//	occm:<office>   zset: the start minutes in occ, scored by minute (to
+//	                read one day's occupancy without the whole hash)
 //	cal:<office>    zset: code by start minute
 //	p:<person>      set:  codes of a person (pseudonym)
 //	c:<conv>        set:  codes of a conversation
@@ -82,7 +84,13 @@ end
 
 local function occget(of, m) return num(redis.call('HGET', B .. 'occ:' .. of, m)) end
 local function occadd(of, m, d)
-  if redis.call('HINCRBY', B .. 'occ:' .. of, m, d) <= 0 then redis.call('HDEL', B .. 'occ:' .. of, m) end
+  local n = redis.call('HINCRBY', B .. 'occ:' .. of, m, d)
+  if n <= 0 then
+    redis.call('HDEL', B .. 'occ:' .. of, m)
+    redis.call('ZREM', B .. 'occm:' .. of, m)
+  elseif n == d then
+    redis.call('ZADD', B .. 'occm:' .. of, m, m)
+  end
 end
 local function take(code, r)
   occadd(r.of, r.m, 1)
@@ -321,6 +329,18 @@ if r and r.nt == kind then
   redis.call('ZADD', B .. 'due', tonumber(arg(3)), code)
 end
 return {'ok'}
+`)
+
+	// bookTaken reads the places held in the slots of KEYS[1] (occm) with
+	// start minutes in [ARGV[1], ARGV[2]) from KEYS[2] (occ): {minute,
+	// count, ...}.
+	bookTaken = redis.NewScript(`
+local out = {}
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '(' .. ARGV[2])) do
+  out[#out + 1] = m
+  out[#out + 1] = redis.call('HGET', KEYS[2], m) or '0'
+end
+return out
 `)
 
 	bookAck = redis.NewScript(bookingLua + `
@@ -617,23 +637,33 @@ func (s *Store) Find(ctx context.Context, person, conv string) ([]*booking.Booki
 	return s.records(ctx, codes)
 }
 
-// Taken implements booking.Store.
+// Taken implements booking.Store: one round trip that reads only the slots
+// in [from, to) (the occm index), not the office's whole occupancy.
 func (s *Store) Taken(ctx context.Context, office string, from, to time.Time) (map[int64]int, error) {
-	all, err := s.rdb.HGetAll(ctx, s.bookingBase()+"occ:"+office).Result()
+	keys := []string{s.bookingBase() + "occm:" + office, s.bookingBase() + "occ:" + office}
+	flat, err := bookTaken.Run(ctx, s.rdb, keys, ceilMinute(from), ceilMinute(to)).StringSlice()
 	if err != nil {
 		return nil, s.wrap(ctx, "booking taken", err)
 	}
-	lo, hi := from.Unix(), to.Unix()
-	out := make(map[int64]int, len(all))
-	for k, v := range all {
-		m, err1 := strconv.ParseInt(k, 10, 64)
-		n, err2 := strconv.Atoi(v)
-		if err1 != nil || err2 != nil || n <= 0 || m*60 < lo || m*60 >= hi {
+	out := make(map[int64]int, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		m, err1 := strconv.ParseInt(flat[i], 10, 64)
+		n, err2 := strconv.Atoi(flat[i+1])
+		if err1 != nil || err2 != nil || n <= 0 {
 			continue
 		}
 		out[m] = n
 	}
 	return out, nil
+}
+
+// ceilMinute is the first whole unix minute at or after t.
+func ceilMinute(t time.Time) int64 {
+	m := t.Unix() / 60
+	if t.After(time.Unix(m*60, 0)) {
+		m++
+	}
+	return m
 }
 
 // Calendar implements booking.Store.

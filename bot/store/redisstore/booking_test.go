@@ -123,6 +123,16 @@ func BenchmarkBook(b *testing.B) {
 	storetest.BenchBook(b, s)
 }
 
+// BenchmarkTimes measures one day's free times with 2,000 places held.
+//
+//	go test ./bot/store/redisstore -run '^$' -bench 'Times$'
+func BenchmarkTimes(b *testing.B) {
+	url := redistest.URL(b)
+	s := storetest.NewService(b, openTB(b, url, redistest.Prefix(b, url)), storetest.BenchComune,
+		storetest.NewClock(storetest.StampedeT0), nil, nil)
+	storetest.BenchTimes(b, s)
+}
+
 // BenchmarkStampede is the booking stampede: 10,000 citizens for 1,660
 // places, through four Services (replicas, each with its own client) on one
 // Redis. Run it on demand:
