@@ -29,7 +29,7 @@ var (
 	bkWait  = []byte("booking.wait")  // office|"*" 0 seq -> code
 	bkDue   = []byte("booking.due")   // due ms code -> nil
 	bkDueOf = []byte("booking.dueof") // code -> due ms
-	bkMeta  = []byte("booking.meta")  // "seq" -> last waitlist seq
+	bkMeta  = []byte("booking.meta")  // "seq" -> last waitlist seq, "cleaned" -> ms
 )
 
 // maxOfferScan bounds how many stale waitlist entries one step skips.
@@ -731,12 +731,17 @@ func (s *Store) NoticeFailed(_ context.Context, code string, kind booking.Notice
 	})
 }
 
-// Due implements booking.Store. It also drops expired attempt counters and
-// idempotency keys.
+// cleanEvery is how often Due drops expired attempt counters and
+// idempotency keys (a write transaction; the look itself is a read).
+const cleanEvery = 5 * time.Minute
+
+// Due implements booking.Store. At most every cleanEvery it also drops
+// expired attempt counters and idempotency keys.
 func (s *Store) Due(_ context.Context, now time.Time, limit int) ([]string, error) {
 	var out []string
-	err := s.update("due", now, func(k *btx) (error, error) {
-		ms := now.UnixMilli()
+	clean := false
+	ms := now.UnixMilli()
+	err := s.view("due", func(k *btx) error {
 		c := k.due.Cursor()
 		for key, _ := c.First(); key != nil && len(out) < limit; key, _ = c.Next() {
 			if int64(binary.BigEndian.Uint64(key)) > ms {
@@ -744,6 +749,17 @@ func (s *Store) Due(_ context.Context, now time.Time, limit int) ([]string, erro
 			}
 			out = append(out, string(key[8:]))
 		}
+		last := int64(0)
+		if v := k.meta.Get([]byte("cleaned")); len(v) == 8 {
+			last = int64(binary.BigEndian.Uint64(v))
+		}
+		clean = ms-last >= cleanEvery.Milliseconds()
+		return nil
+	})
+	if err != nil || !clean {
+		return out, err
+	}
+	return out, s.update("clean", now, func(k *btx) (error, error) {
 		for _, b := range []*bolt.Bucket{k.rate, k.idem} {
 			var stale [][]byte
 			_ = b.ForEach(func(key, v []byte) error {
@@ -758,9 +774,8 @@ func (s *Store) Due(_ context.Context, now time.Time, limit int) ([]string, erro
 				}
 			}
 		}
-		return nil, nil
+		return nil, k.meta.Put([]byte("cleaned"), be64(ms))
 	})
-	return out, err
 }
 
 // Booking implements booking.Store.
