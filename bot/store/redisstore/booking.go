@@ -16,9 +16,17 @@ import (
 
 var _ booking.Store = (*Store)(nil)
 
-// Booking keys all live under one hash tag, "<prefix>:{book}:", so that every
-// script can touch any of them atomically on Redis Cluster too (they share a
-// cluster slot; a Comune's calendar is one unit). Keys:
+// Booking keys all live under one hash tag, "<prefix>:{<prefix>:book}:", so
+// that every script can touch any of them atomically on Redis Cluster too
+// (they share a cluster slot; a Comune's calendar is one unit). The prefix is
+// inside the tag so that several Comuni on one Cluster (one
+// SPORTELLO_REDIS_PREFIX each) spread over the slots instead of sharing one.
+//
+// The scripts read and write keys they find at run time (records, a
+// person's set, the waitlists...) that are not listed in KEYS: that is
+// correct on a Cluster only because each of them carries the same tag as
+// KEYS[1], so all are in the slot the script runs on. Every new booking key
+// must keep the tag. Keys:
 //
 //	r:<code>        hash: the record (fields below, "d" = the JSON booking)
 //	occ:<office>    hash: start minute -> places held
@@ -37,7 +45,7 @@ var _ booking.Store = (*Store)(nil)
 // (office), m (start minute, "" for a waitlist entry), un (until ms), ask,
 // by (ms), asked (0/1), pg (purge ms), nt (pending notice), nf (failed
 // tries of nt; back to 0 whenever nt changes), seq, p, cv.
-func (s *Store) bookingBase() string { return s.prefix + ":{book}:" }
+func (s *Store) bookingBase() string { return s.prefix + ":{" + s.prefix + ":book}:" }
 
 // bookingLua is the prelude every booking script shares. ARGV[1..13] are the
 // base and the limits (see runBooking); a script's own arguments follow,
