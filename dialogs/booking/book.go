@@ -14,7 +14,8 @@ import (
 )
 
 // Book is the dialog that books a CIE appointment: reason, office, day,
-// time, name and fiscal code, residence where the Comune asks, summary,
+// time, name and fiscal code, residence (refused, restricted to the
+// Comune's exceptions, or only recorded, by the Comune's policy), summary,
 // confirm. The place is taken only at the final confirm; when it went in
 // between, the citizen gets the nearest alternatives. When nothing is free,
 // the citizen may join the waitlist instead.
@@ -74,9 +75,11 @@ func (b *Book) next(ctx context.Context, t *bot.Turn) error {
 		t.Goto("cf")
 	case t.Get("cfcheck") == "ask":
 		t.Goto("cfcheck")
-	case b.c.NonResidents != comune.NonResidentsAllowed && t.Get("resident") == "":
+	case t.Get("resident") == "":
+		// Asked whatever the policy: where non-residents are allowed the
+		// office still needs to know whose nulla osta to request.
 		t.Goto("resident")
-	case t.Get("resident") == "no" && t.Get("exception") == "":
+	case t.Get("resident") == "no" && t.Get("exception") == "" && b.c.NonResidents == comune.NonResidentsRestricted:
 		t.Goto("exception")
 	default:
 		t.Goto("summary")
@@ -496,7 +499,13 @@ func (b *Book) resident(ctx context.Context, t *bot.Turn, yes bool) error {
 		t.Del("exception")
 		return b.next(ctx, t)
 	}
-	if b.c.NonResidents == comune.NonResidentsNotAllowed || len(b.c.NonResidentExceptions) == 0 {
+	switch {
+	case b.c.NonResidents == comune.NonResidentsAllowed:
+		t.Set("resident", "no")
+		t.Del("exception")
+		t.SayT("booking.resident.nulla_osta", map[string]any{"Comune": b.c.Name})
+		return b.next(ctx, t)
+	case b.c.NonResidents == comune.NonResidentsNotAllowed || len(b.c.NonResidentExceptions) == 0:
 		b.refuseNonResident(t)
 		return nil
 	}
@@ -541,12 +550,11 @@ func (b *Book) summary(t *bot.Turn) {
 		data["When"], data["Office"], data["Address"] = b.when(t, slot.Start), b.officeName(slot.Office), b.officeAddress(slot.Office)
 	}
 	t.SayT(id, data)
-	if b.c.NonResidents == comune.NonResidentsAllowed {
-		t.SayT("booking.summary.nulla_osta_hint", map[string]any{"Comune": b.c.Name})
-	}
 	if t.Get("resident") == "no" {
 		if i, err := strconv.Atoi(t.Get("exception")); err == nil && i < len(b.c.NonResidentExceptions) {
 			t.SayT("booking.summary.non_resident", map[string]any{"Exception": b.c.NonResidentExceptions[i].In(t.Lang), "Comune": b.c.Name})
+		} else {
+			t.SayT("booking.summary.non_resident_allowed", map[string]any{"Comune": b.c.Name})
 		}
 	}
 	t.SayT("booking.summary.prompt", nil,

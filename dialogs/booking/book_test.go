@@ -572,3 +572,44 @@ func TestChangedRequestIsANewBooking(t *testing.T) {
 	contains(t, r, h2.msg("it", "booking.too_many", map[string]any{"Max": 1}))
 	lacks(t, r, "Codice di prenotazione")
 }
+
+// TestNonResidentsAllowedAreAsked: where the Comune serves non-residents
+// without restriction the question is still asked (no refusal, no
+// exceptions), so the office knows whose nulla osta to request.
+func TestNonResidentsAllowedAreAsked(t *testing.T) {
+	h := newHarness(t, withComune(small(t)))
+	for _, tc := range []struct {
+		user, name, cf, answer string
+		nonResident            bool
+	}{
+		{"c1", "Mario Rossi", cfMario, "book:res:no", true},
+		{"c2", "Laura Bianchi", cfLaura, "book:res:yes", false},
+	} {
+		t.Run(tc.answer, func(t *testing.T) {
+			h.text(tc.user, "/prenota")
+			r := h.press(tc.user, "book:reason:renewal")
+			r = h.press(tc.user, button(t, r, "book:day:"))
+			h.press(tc.user, button(t, r, "book:slot:"))
+			h.text(tc.user, tc.name)
+			r = h.text(tc.user, tc.cf)
+			contains(t, r, h.msg("it", "booking.resident.prompt", map[string]any{"Comune": "Comune Piccolo"}))
+			r = h.press(tc.user, tc.answer)
+			contains(t, r, h.prefix("it", "booking.summary.text"))
+			if got := buttons(r, "book:exc:"); len(got) != 0 {
+				t.Errorf("Got(exception buttons %v), want none where non-residents are allowed", got)
+			}
+			line := h.msg("it", "booking.summary.non_resident_allowed", map[string]any{"Comune": "Comune Piccolo"})
+			if tc.nonResident {
+				contains(t, r, h.msg("it", "booking.resident.nulla_osta", nil))
+				contains(t, r, line)
+			} else {
+				lacks(t, r, line)
+			}
+			r = h.press(tc.user, "book:confirm")
+			contains(t, r, "Codice di prenotazione")
+			if mine := h.mine(tc.user); len(mine) != 1 || mine[0].NonResident != tc.nonResident {
+				t.Fatalf("Got(bookings) = %+v, want one with NonResident %v", mine, tc.nonResident)
+			}
+		})
+	}
+}
