@@ -45,6 +45,9 @@ func TestMyAppointmentsListAndCancel(t *testing.T) {
 	if got := event(t, attachment(t, r)).GetProperty(ical.ComponentPropertyStatus).Value; got != "CANCELLED" {
 		t.Errorf("Got(ics STATUS) = %q, want CANCELLED", got)
 	}
+	if data := string(attachment(t, r).Data); !strings.Contains(data, "\r\nMETHOD:CANCEL\r\n") || !strings.Contains(data, "mailto:anagrafe@comune-di-esempio.example") {
+		t.Errorf("Got(cancelled ics)\n%s\nwant METHOD:CANCEL from the Comune's address", data)
+	}
 	if got := h.mine("u"); len(got) != 0 {
 		t.Errorf("Got(%d active bookings after cancel), want 0", len(got))
 	}

@@ -218,18 +218,20 @@ func (f *flows) icsFor(cat *locale.Catalog, lang string, now time.Time, b *core.
 		}
 	}
 	file, err := ics.Encode(ics.Event{
-		UID:         strings.ToLower(b.Code) + "@" + slug(f.c.Name) + ".sportello",
-		Sequence:    seq,
-		Stamp:       now,
-		Start:       b.Start,
-		End:         b.Start.Add(time.Duration(o.SlotMinutes) * time.Minute),
-		Summary:     cat.Text(lang, "booking.ics.summary", data),
-		Description: cat.Text(lang, "booking.ics.details", data),
-		Location:    cat.Text(lang, "booking.ics.location", data),
-		URL:         f.c.Contacts.Website,
-		Alarms:      []time.Duration{24 * time.Hour, 2 * time.Hour},
-		AlarmText:   cat.Text(lang, "booking.ics.alarm", data),
-		Cancelled:   cancelled,
+		UID:           strings.ToLower(b.Code) + "@" + slug(f.c.Name) + ".sportello",
+		Sequence:      seq,
+		Stamp:         now,
+		Start:         b.Start,
+		End:           b.Start.Add(time.Duration(o.SlotMinutes) * time.Minute),
+		Summary:       cat.Text(lang, "booking.ics.summary", data),
+		Description:   cat.Text(lang, "booking.ics.details", data),
+		Location:      cat.Text(lang, "booking.ics.location", data),
+		URL:           f.c.Contacts.Website,
+		Organizer:     f.c.Contacts.Email,
+		OrganizerName: f.c.Name,
+		Alarms:        []time.Duration{24 * time.Hour, 2 * time.Hour},
+		AlarmText:     cat.Text(lang, "booking.ics.alarm", data),
+		Cancelled:     cancelled,
 	})
 	if err != nil {
 		return bot.Attachment{}, err
