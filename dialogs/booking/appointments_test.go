@@ -212,6 +212,9 @@ func waitlistOfferAccepted(t *testing.T, h *harness) {
 		t.Fatalf("Got(w's records) = %+v, want one waitlist entry", mine)
 	}
 	contains(t, r, "Sei in lista d'attesa (Ufficio unico). Codice: "+mine[0].Code)
+	// Seven days from Thursday 26 November: the last day it covers is
+	// Thursday 3 December.
+	contains(t, r, "La lista d'attesa vale fino a giovedì 3 dicembre 2026.")
 
 	// c1 cancels: the place is offered to w at once, with buttons.
 	h.text("c1", "/appuntamenti")

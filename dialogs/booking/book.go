@@ -652,7 +652,9 @@ func (b *Book) join(ctx context.Context, t *bot.Turn) error {
 		t.End()
 		t.SayT("booking.waitlist.done", map[string]any{
 			"Code": entry.Code, "Office": b.officeLabel(t, entry.Office), "Hold": b.c.Booking.WaitlistHoldMinutes,
-			"Until": t.Date(b.local(entry.Until)),
+			// Until is the midnight that ends the horizon: the last day the
+			// entry covers is the one before.
+			"Until": t.Date(b.local(entry.Until).AddDate(0, 0, -1)),
 		})
 		b.log.Info("joined waitlist", "code", entry.Code)
 		return nil
