@@ -445,11 +445,13 @@ func (b *Book) fiscalCode(ctx context.Context, t *bot.Turn, text string) error {
 	if err != nil {
 		return err
 	}
-	reason, minor := core.Reason(t.Get("reason")), code.Minor(t.Now)
+	// Ages count by the Comune's calendar day, not UTC's.
+	today := b.local(t.Now)
+	reason, minor := core.Reason(t.Get("reason")), code.Minor(today)
 	switch {
 	case reason == core.ReasonMinor && !minor:
 		t.Goto("cf")
-		t.SayT("booking.cf.adult_for_minor", map[string]any{"Year": code.Birth(t.Now).Year()},
+		t.SayT("booking.cf.adult_for_minor", map[string]any{"Year": code.Birth(today).Year()},
 			t.Button(BookName+":rereason", "booking.cf.change_reason", nil))
 		return nil
 	case minor && (reason == core.ReasonFirstIssue || reason == core.ReasonRenewal):

@@ -11,6 +11,7 @@ import (
 
 	"sportello/bot"
 	core "sportello/bot/booking"
+	"sportello/bot/codicefiscale"
 	"sportello/bot/store/redisstore"
 	"sportello/bot/store/redistest"
 )
@@ -609,6 +610,37 @@ func TestNonResidentsAllowedAreAsked(t *testing.T) {
 			contains(t, r, "Codice di prenotazione")
 			if mine := h.mine(tc.user); len(mine) != 1 || mine[0].NonResident != tc.nonResident {
 				t.Fatalf("Got(bookings) = %+v, want one with NonResident %v", mine, tc.nonResident)
+			}
+		})
+	}
+}
+
+// TestMinorByTheComunesDate: whether the card holder is a minor is decided
+// on the Comune's calendar day: at 00:30 in Rome on an 18th birthday (still
+// the day before in UTC) the holder is an adult.
+func TestMinorByTheComunesDate(t *testing.T) {
+	first15 := "VRDGPP08S27L219" // Giuseppe Verdi, born 27 November 2008
+	cf := first15 + string(codicefiscale.CheckChar(first15))
+	for _, tc := range []struct {
+		name  string
+		now   time.Time
+		minor bool
+	}{
+		{"23:30 in Rome the day before", time.Date(2026, 11, 26, 22, 30, 0, 0, time.UTC), true},
+		{"00:30 in Rome on the birthday", time.Date(2026, 11, 26, 23, 30, 0, 0, time.UTC), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.set(tc.now)
+			h.text("u", "/prenota")
+			h.press("u", "book:reason:renewal")
+			r := h.press("u", "book:office:centrale")
+			r = h.press("u", button(t, r, "book:day:"))
+			h.press("u", button(t, r, "book:slot:"))
+			h.text("u", "Giuseppe Verdi")
+			r = h.text("u", cf)
+			if got := strings.Contains(all(r), h.msg("it", "booking.cf.minor_switched", nil)); got != tc.minor {
+				t.Errorf("Got(treated as a minor) = %v, want %v\n%s", got, tc.minor, all(r))
 			}
 		})
 	}
