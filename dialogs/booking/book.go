@@ -581,30 +581,19 @@ func (b *Book) confirm(ctx context.Context, t *bot.Turn) error {
 		Conv: t.In.Conv, Lang: t.Lang, NonResident: t.Get("resident") == "no",
 		IdempotencyKey: t.In.Conv.Key() + ":" + t.Get("attempt"),
 	})
-	var taken *core.SlotTakenError
-	var limited *core.RateLimitError
-	switch {
-	case err == nil:
+	if err == nil {
 		return b.done(t, bk)
-	case errors.As(err, &taken):
-		t.Del("slot")
-		t.Set("attempt", attemptID())
-		alts := taken.Alternatives
-		if alts == nil {
-			alts = []core.FreeSlot{}
-		}
-		return b.alternatives(ctx, t, BookName, slot, alts, "booking.slot.taken")
-	case errors.Is(err, core.ErrTooSoon), errors.Is(err, core.ErrOutsideHorizon), errors.Is(err, core.ErrClosed):
-		t.Del("slot")
-		t.Set("attempt", attemptID())
-		return b.alternatives(ctx, t, BookName, slot, nil, "booking.slot.gone")
+	}
+	// A failed attempt stored no idempotency key, and the key covers the
+	// slot: the attempt id stays.
+	if handled, err := b.slotError(ctx, t, BookName, slot, err, "booking.slot.taken"); handled {
+		return err
+	}
+	switch {
 	case errors.Is(err, core.ErrTooManyActive):
 		t.End()
 		t.SayT("booking.too_many", map[string]any{"Max": b.c.Booking.MaxActivePerPerson},
 			t.Button("menu:"+AppointmentsName, "booking.too_many_button", nil))
-		return nil
-	case errors.As(err, &limited):
-		t.SayT("booking.rate_limited", map[string]any{"Minutes": max(1, int(limited.RetryAfter.Minutes()+0.5))})
 		return nil
 	case errors.Is(err, core.ErrNonResident):
 		b.refuseNonResident(t)

@@ -265,6 +265,96 @@ func slug(s string) string {
 	return b.String()
 }
 
+// cancelled tells the citizen that b is cancelled, with the calendar file
+// that takes it off their calendar, or that they left the waitlist.
+func (f *flows) cancelled(t *bot.Turn, b *core.Booking) error {
+	if b.Start.IsZero() || b.Office == "" {
+		t.SayT("booking.mine.left", map[string]any{"Code": b.Code})
+		return nil
+	}
+	t.SayT("booking.mine.cancelled", map[string]any{"Code": b.Code, "When": f.when(t, b.Start)},
+		t.Button("menu:"+BookName, "menu.book", nil))
+	file, err := f.icsFor(t.Catalog(), t.Lang, t.Now, b, true, true)
+	if err != nil {
+		return err
+	}
+	t.Attach(file)
+	f.log.Info("cancelled", "code", b.Code)
+	return nil
+}
+
+// answer carries out the citizen's answer to a notice -- action confirm,
+// accept or decline on code, as who -- and says what it did. It reports
+// false for any other action. Errors are the Service's, for the caller to
+// explain.
+func (f *flows) answer(ctx context.Context, t *bot.Turn, action, code string, who core.Owner) (bool, error) {
+	switch action {
+	case "confirm":
+		b, err := f.svc.Confirm(ctx, code, who)
+		if err != nil {
+			return true, err
+		}
+		t.SayT("booking.appt.confirmed", map[string]any{"When": f.when(t, b.Start), "Office": f.officeName(b.Office), "Code": b.Code})
+		f.log.Info("confirmed", "code", b.Code)
+		return true, nil
+	case "accept":
+		b, err := f.svc.Accept(ctx, code, who)
+		if err != nil {
+			return true, err
+		}
+		f.log.Info("offer accepted", "code", b.Code)
+		return true, f.accepted(t, b)
+	case "decline":
+		if _, err := f.svc.Decline(ctx, code, who); err != nil {
+			return true, err
+		}
+		t.SayT("booking.appt.declined", nil, t.Button("menu:"+BookName, "menu.book", nil))
+		return true, nil
+	}
+	return false, nil
+}
+
+// accepted confirms a waitlist offer taken, with what to bring and the
+// calendar file.
+func (f *flows) accepted(t *bot.Turn, b *core.Booking) error {
+	t.SayT("booking.appt.accepted", map[string]any{
+		"Code": b.Code, "When": f.when(t, b.Start), "Office": f.officeName(b.Office), "Address": f.officeAddress(b.Office),
+		"Docs": f.docs(t.Catalog(), t.Lang, b.Reason),
+	})
+	file, err := f.icsFor(t.Catalog(), t.Lang, t.Now, b, false, false)
+	if err != nil {
+		return err
+	}
+	t.SayT("booking.done.calendar", nil)
+	t.Attach(file)
+	return nil
+}
+
+// slotError answers a booking or a move that failed on its slot: taken in
+// between (taken names the message; the nearest alternatives follow), no
+// longer bookable (too soon, beyond the horizon, closed), or too many
+// attempts. It reports false for any other error, left to the caller.
+func (f *flows) slotError(ctx context.Context, t *bot.Turn, prefix string, slot core.Slot, err error, taken string) (bool, error) {
+	var takenErr *core.SlotTakenError
+	var limited *core.RateLimitError
+	switch {
+	case errors.As(err, &takenErr):
+		t.Del("slot")
+		alts := takenErr.Alternatives
+		if alts == nil {
+			alts = []core.FreeSlot{}
+		}
+		return true, f.alternatives(ctx, t, prefix, slot, alts, taken)
+	case errors.Is(err, core.ErrTooSoon), errors.Is(err, core.ErrOutsideHorizon), errors.Is(err, core.ErrClosed):
+		t.Del("slot")
+		return true, f.alternatives(ctx, t, prefix, slot, nil, "booking.slot.gone")
+	case errors.As(err, &limited):
+		t.SayT("booking.rate_limited", map[string]any{"Minutes": max(1, int(limited.RetryAfter.Minutes()+0.5))})
+		return true, nil
+	}
+	return false, nil
+}
+
 // parseAction splits a button's argument "action:code" and checks the code.
 func parseAction(arg string) (action, code string, ok bool) {
 	action, raw, found := strings.Cut(arg, ":")
