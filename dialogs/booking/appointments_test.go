@@ -174,12 +174,9 @@ func (h *harness) fill() (*core.Booking, *core.Booking) {
 	t := h.t
 	var out []*core.Booking
 	for _, u := range []struct{ user, name, cf string }{{"c1", "Mario Rossi", cfMario}, {"c2", "Laura Bianchi", cfLaura}} {
-		h.text(u.user, "/prenota")
-		r := h.press(u.user, "book:reason:renewal")
-		r = h.press(u.user, button(t, r, "book:day:"))
-		h.press(u.user, button(t, r, "book:slot:"))
+		h.toName(u.user, "renewal", "")
 		h.text(u.user, u.name)
-		r = h.text(u.user, u.cf)
+		r := h.text(u.user, u.cf)
 		contains(t, r, h.msg("it", "booking.resident.prompt", map[string]any{"Comune": "Comune Piccolo"}))
 		h.press(u.user, "book:res:yes")
 		r = h.press(u.user, "book:confirm")

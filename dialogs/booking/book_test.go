@@ -228,11 +228,7 @@ func TestTypedDays(t *testing.T) {
 
 func TestFiscalCodeErrorsAreExplained(t *testing.T) {
 	h := newHarness(t)
-	h.text("u", "/prenota")
-	h.press("u", "book:reason:renewal")
-	r := h.press("u", "book:office:centrale")
-	r = h.press("u", button(t, r, "book:day:"))
-	h.press("u", button(t, r, "book:slot:"))
+	h.toName("u", "renewal", "centrale")
 	h.text("u", "Mario Rossi")
 	tests := []struct {
 		in   string
@@ -252,19 +248,15 @@ func TestFiscalCodeErrorsAreExplained(t *testing.T) {
 		contains(t, r, tc.want)
 	}
 	// Still at the fiscal code step, with the name kept.
-	r = h.text("u", cfMario)
+	r := h.text("u", cfMario)
 	contains(t, r, h.msg("it", "booking.resident.prompt", map[string]any{"Comune": "Comune di Esempio"}))
 }
 
 func TestNameAndFiscalCodeMismatchIsAskedNotRefused(t *testing.T) {
 	h := newHarness(t)
-	h.text("u", "/prenota")
-	h.press("u", "book:reason:renewal")
-	r := h.press("u", "book:office:centrale")
-	r = h.press("u", button(t, r, "book:day:"))
-	h.press("u", button(t, r, "book:slot:"))
+	h.toName("u", "renewal", "centrale")
 	h.text("u", "Mario Rossi")
-	r = h.text("u", cfLaura)
+	r := h.text("u", cfLaura)
 	contains(t, r, h.msg("it", "booking.cf.mismatch", map[string]any{"Name": "Mario Rossi", "Code": cfLaura}))
 	r = h.press("u", "book:cf:name")
 	contains(t, r, h.msg("it", "booking.name.prompt", nil))
@@ -275,11 +267,7 @@ func TestNameAndFiscalCodeMismatchIsAskedNotRefused(t *testing.T) {
 
 func TestNameErrors(t *testing.T) {
 	h := newHarness(t)
-	h.text("u", "/prenota")
-	h.press("u", "book:reason:renewal")
-	r := h.press("u", "book:office:centrale")
-	r = h.press("u", button(t, r, "book:day:"))
-	h.press("u", button(t, r, "book:slot:"))
+	h.toName("u", "renewal", "centrale")
 	for in, id := range map[string]string{
 		"Mario":        "booking.name.one_word",
 		"Mario R0ssi":  "booking.name.digits",
@@ -289,7 +277,7 @@ func TestNameErrors(t *testing.T) {
 		r := h.text("u", in)
 		contains(t, r, h.msg("it", id, nil))
 	}
-	r = h.text("u", "Anna Maria De Luca")
+	r := h.text("u", "Anna Maria De Luca")
 	contains(t, r, h.msg("it", "booking.cf.prompt", map[string]any{"Name": "Anna Maria De Luca"}))
 	r = h.text("u", cfAnna)
 	lacks(t, r, h.prefix("it", "booking.cf.mismatch"))
@@ -315,11 +303,7 @@ func TestMinorChecks(t *testing.T) {
 	contains(t, r, "il minore, che deve essere presente")
 
 	// A renewal typed with a child's code becomes a minor's card.
-	h.text("v", "/prenota")
-	h.press("v", "book:reason:renewal")
-	r = h.press("v", "book:office:centrale")
-	r = h.press("v", button(t, r, "book:day:"))
-	h.press("v", button(t, r, "book:slot:"))
+	h.toName("v", "renewal", "centrale")
 	h.text("v", "Giuseppe Verdi")
 	r = h.text("v", cfKid)
 	contains(t, r, h.msg("it", "booking.cf.minor_switched", nil))
@@ -359,13 +343,9 @@ func TestNonResidents(t *testing.T) {
 func (h *harness) bookWithButtonsTo(user string) []bot.Reply {
 	h.t.Helper()
 	t := h.t
-	h.text(user, "/prenota")
-	h.press(user, "book:reason:renewal")
-	r := h.press(user, "book:office:centrale")
-	r = h.press(user, button(t, r, "book:day:"))
-	h.press(user, button(t, r, "book:slot:"))
+	h.toName(user, "renewal", "centrale")
 	h.text(user, "Mario Rossi")
-	r = h.text(user, cfMario)
+	r := h.text(user, cfMario)
 	button(t, r, "book:res:yes")
 	return r
 }
@@ -587,12 +567,9 @@ func TestNonResidentsAllowedAreAsked(t *testing.T) {
 		{"c2", "Laura Bianchi", cfLaura, "book:res:yes", false},
 	} {
 		t.Run(tc.answer, func(t *testing.T) {
-			h.text(tc.user, "/prenota")
-			r := h.press(tc.user, "book:reason:renewal")
-			r = h.press(tc.user, button(t, r, "book:day:"))
-			h.press(tc.user, button(t, r, "book:slot:"))
+			h.toName(tc.user, "renewal", "")
 			h.text(tc.user, tc.name)
-			r = h.text(tc.user, tc.cf)
+			r := h.text(tc.user, tc.cf)
 			contains(t, r, h.msg("it", "booking.resident.prompt", map[string]any{"Comune": "Comune Piccolo"}))
 			r = h.press(tc.user, tc.answer)
 			contains(t, r, h.prefix("it", "booking.summary.text"))
@@ -632,13 +609,9 @@ func TestMinorByTheComunesDate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			h.set(tc.now)
-			h.text("u", "/prenota")
-			h.press("u", "book:reason:renewal")
-			r := h.press("u", "book:office:centrale")
-			r = h.press("u", button(t, r, "book:day:"))
-			h.press("u", button(t, r, "book:slot:"))
+			h.toName("u", "renewal", "centrale")
 			h.text("u", "Giuseppe Verdi")
-			r = h.text("u", cf)
+			r := h.text("u", cf)
 			if got := strings.Contains(all(r), h.msg("it", "booking.cf.minor_switched", nil)); got != tc.minor {
 				t.Errorf("Got(treated as a minor) = %v, want %v\n%s", got, tc.minor, all(r))
 			}

@@ -239,6 +239,20 @@ func (h *harness) send(user string, in bot.Inbound) []bot.Reply {
 	return r
 }
 
+// toName walks the booking flow with buttons up to the name question:
+// reason, office (nothing to press for "" in a Comune with one office), the
+// first free day and its first time.
+func (h *harness) toName(user, reason, office string) {
+	h.t.Helper()
+	h.text(user, "/prenota")
+	r := h.press(user, "book:reason:"+reason)
+	if office != "" {
+		r = h.press(user, "book:office:"+office)
+	}
+	r = h.press(user, button(h.t, r, "book:day:"))
+	contains(h.t, h.press(user, button(h.t, r, "book:slot:")), h.msg("it", "booking.name.prompt", nil))
+}
+
 func (h *harness) text(user, text string) []bot.Reply {
 	h.t.Helper()
 	return h.send(user, bot.Inbound{Text: text})
