@@ -589,16 +589,10 @@ func (b *Book) confirm(ctx context.Context, t *bot.Turn) error {
 	if handled, err := b.slotError(ctx, t, BookName, slot, err, "booking.slot.taken"); handled {
 		return err
 	}
-	switch {
-	case errors.Is(err, core.ErrTooManyActive):
-		t.End()
-		t.SayT("booking.too_many", map[string]any{"Max": b.c.Booking.MaxActivePerPerson},
-			t.Button("menu:"+AppointmentsName, "booking.too_many_button", nil))
+	if b.refused(t, err) {
 		return nil
-	case errors.Is(err, core.ErrNonResident):
-		b.refuseNonResident(t)
-		return nil
-	case errors.Is(err, core.ErrUnknownOffice):
+	}
+	if errors.Is(err, core.ErrUnknownOffice) {
 		for _, k := range []string{"office", "slot", "day", "anywhere"} {
 			t.Del(k)
 		}
@@ -655,14 +649,25 @@ func (b *Book) join(ctx context.Context, t *bot.Turn) error {
 		}
 		t.SayT("booking.waitlist.free_now", nil)
 		return b.next(ctx, t)
+	case b.refused(t, err):
+		return nil
+	}
+	return err
+}
+
+// refused answers a booking or a waitlist entry refused because of who is
+// asking: too many bookings already, or not resident where the Comune
+// serves no non-residents. It reports false for any other error.
+func (b *Book) refused(t *bot.Turn, err error) bool {
+	switch {
 	case errors.Is(err, core.ErrTooManyActive):
 		t.End()
 		t.SayT("booking.too_many", map[string]any{"Max": b.c.Booking.MaxActivePerPerson},
 			t.Button("menu:"+AppointmentsName, "booking.too_many_button", nil))
-		return nil
 	case errors.Is(err, core.ErrNonResident):
 		b.refuseNonResident(t)
-		return nil
+	default:
+		return false
 	}
-	return err
+	return true
 }
