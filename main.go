@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
 	"sportello/bot"
 	"sportello/bot/admin"
@@ -49,14 +51,18 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	go func() {
+		// After the first signal, a second one kills the process at once.
+		<-ctx.Done()
+		stop()
+	}()
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
 }
 
 // run is main without the process: it returns the exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || slices.Contains([]string{"-h", "-help", "--help"}, args[0])) {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
@@ -66,7 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return chat(ctx, args, getenv, stdin, stdout, stderr)
 	case "explain":
 		return explain(args, stdin, stdout, stderr)
-	case "help":
+	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return 0
 	default:
@@ -99,6 +105,7 @@ type stateStore interface {
 	bot.StateStore
 	booking.Store
 	schedule.Backend
+	schedule.Purger
 	push.Store
 	Ping(ctx context.Context) error
 	Secret(ctx context.Context, name string, n int) ([]byte, error)
@@ -108,6 +115,7 @@ type stateStore interface {
 // app is everything both commands share.
 type app struct {
 	cfg     *config.Config
+	mode    string // "serve" or "chat"
 	log     *slog.Logger
 	comune  *comune.Comune
 	store   stateStore
@@ -117,8 +125,9 @@ type app struct {
 	booking *booking.Service
 	outbox  *push.Outbox
 
-	// Background loops (timed jobs, push delivery) run until stop is
-	// called; close waits for them.
+	sched *schedule.Metrics
+
+	// Background loops (timed jobs, push delivery) run until stopLoops.
 	loops   sync.WaitGroup
 	stopCtx context.Context
 	stop    context.CancelFunc
@@ -126,15 +135,16 @@ type app struct {
 
 // build reads the configuration and assembles the engine and its store.
 // Errors are for the operator: they name what to fix.
-func build(ctx context.Context, getenv func(string) string, logOut io.Writer, defaultLevel string) (*app, error) {
+func build(ctx context.Context, mode string, getenv func(string) string, logOut io.Writer) (*app, error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return nil, err
 	}
-	if getenv("SPORTELLO_LOG_LEVEL") == "" {
-		cfg.LogLevel = defaultLevel
+	if getenv("SPORTELLO_LOG_LEVEL") == "" && mode == "chat" {
+		cfg.LogLevel = "warn" // a terminal chat shows only what goes wrong
 	}
 	log := newLogger(cfg, logOut)
+	redis.SetLogger(redisLogger{log}) // go-redis' own messages, in our format
 
 	c := comune.Demo()
 	if cfg.ComuneFile != "" {
@@ -157,9 +167,10 @@ func build(ctx context.Context, getenv func(string) string, logOut io.Writer, de
 		return nil, err
 	}
 
-	a := &app{cfg: cfg, log: log, comune: c, cat: cat, reg: prometheus.NewRegistry()}
+	a := &app{cfg: cfg, mode: mode, log: log, comune: c, cat: cat, reg: prometheus.NewRegistry()}
 	a.stopCtx, a.stop = context.WithCancel(context.WithoutCancel(ctx))
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.sched = schedule.NewMetrics(a.reg)
 	if a.store, err = openStore(ctx, cfg, log); err != nil {
 		return nil, err
 	}
@@ -236,31 +247,64 @@ func (a *app) piiKey(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("SPORTELLO_PII_KEY is unset and the store could not provide the generated key (set SPORTELLO_PII_KEY, or make the store reachable): %w", err)
 	}
-	a.log.Warn("SPORTELLO_PII_KEY is unset: fiscal code pseudonyms use a key generated and kept in the store; set SPORTELLO_PII_KEY in production")
+	level := slog.LevelWarn
+	if a.mode == "chat" {
+		level = slog.LevelInfo // a warning for operators, not for someone trying the chat
+	}
+	a.log.Log(ctx, level, "SPORTELLO_PII_KEY is unset: fiscal code pseudonyms use a key generated and kept in the store; set SPORTELLO_PII_KEY in production")
 	return key, nil
 }
 
 // background runs the timed jobs (the booking calendar's deadlines) and the
-// delivery of pushes to the channels this process serves, until close.
+// delivery of pushes to the channels this process serves, until stopLoops.
 func (a *app) background(senders map[string]push.Sender) error {
+	grace := schedule.WithShutdownGrace(a.cfg.ShutdownTimeout / 2)
 	tasks, err := schedule.NewRunner(a.store, []schedule.Queue{a.booking.Queue()},
-		schedule.WithLogger(a.log), schedule.WithMetrics(schedule.NewMetrics(a.reg)))
+		schedule.WithLogger(a.log), schedule.WithMetrics(a.sched), grace)
 	if err != nil {
 		return err
 	}
-	if err := a.booking.StartSweeping(a.stopCtx, a.store); err != nil {
-		a.log.Error("schedule the booking sweep", slog.Any("error", err))
-	}
 	a.goLoop("timed jobs", tasks.Run)
+	a.goLoop("booking sweep keeper", a.keepSweeping)
+	// Expired jobs (pushes nobody delivered, with the personal data in
+	// them) go even when no channel is served here.
+	a.goLoop("expired jobs purge", schedule.NewJanitor(a.store, schedule.JanitorConfig{Logger: a.log, Metrics: a.sched}).Run)
 	if len(senders) == 0 {
 		return nil
 	}
-	deliverer, err := push.NewDeliverer(a.store, senders, push.WithLogger(a.log), push.WithMetrics(push.NewMetrics(a.reg)))
+	deliverer, err := push.NewDeliverer(a.store, senders, push.WithLogger(a.log), push.WithMetrics(push.NewMetrics(a.reg)),
+		push.WithRunnerOptions(schedule.WithMetrics(a.sched), grace))
 	if err != nil {
 		return err
 	}
+	a.outbox.SetKicker(deliverer) // pushes due now go out without waiting for the next poll
 	a.goLoop("push delivery", deliverer.Run)
 	return nil
+}
+
+// keepSweeping makes sure the booking calendar's sweep job exists: it drives
+// the confirm-or-release deadlines, waitlist holds and the personal-data
+// purge. It retries while the store is down (a replica may start during an
+// outage) and checks again now and then (a Redis restarted empty loses it).
+func (a *app) keepSweeping(ctx context.Context) error {
+	wait := time.Duration(0)
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		if err := a.booking.StartSweeping(ctx, a.store); err != nil {
+			if ctx.Err() == nil {
+				a.log.Warn("schedule the booking sweep; retrying", slog.Any("error", err))
+			}
+			wait = 5 * time.Second
+			continue
+		}
+		wait = 5 * time.Minute
+	}
 }
 
 func (a *app) goLoop(name string, run func(context.Context) error) {
@@ -271,6 +315,14 @@ func (a *app) goLoop(name string, run func(context.Context) error) {
 			a.log.Error(name+" stopped", slog.Any("error", err))
 		}
 	}()
+}
+
+// redisLogger sends go-redis' own messages (dial failures, Sentinel) to
+// slog, so that JSON logs stay JSON during an outage.
+type redisLogger struct{ log *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.log.WarnContext(ctx, fmt.Sprintf(format, v...), slog.String("component", "redis"))
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -288,7 +340,7 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // /readyz says 503 until it answers.
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (stateStore, error) {
 	if cfg.RedisURL == "" {
-		s, err := boltstore.Open(cfg.DataDir)
+		s, err := boltstore.Open(cfg.DataDir, boltstore.WithLogger(log))
 		if err != nil {
 			return nil, err
 		}
@@ -311,19 +363,37 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (state
 	return s, nil
 }
 
-// close shuts the engine down (finishing turns in flight), stops the
-// background loops and waits for them, and closes the store.
-func (a *app) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
-	defer cancel()
+// stopLoops stops the background loops and waits for them (each finishes
+// or hands back the job it holds), until ctx ends.
+func (a *app) stopLoops(ctx context.Context) {
+	a.stop()
+	done := make(chan struct{})
+	go func() {
+		a.loops.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		a.log.Error("shutdown: background loops still running at the deadline")
+	}
+}
+
+// close stops the loops, shuts the engine down (finishing turns in
+// flight) and closes the store, all before ctx's deadline.
+func (a *app) close(ctx context.Context) {
+	a.stopLoops(ctx)
 	if err := a.engine.Shutdown(ctx); err != nil {
 		a.log.Error("shutdown", slog.Any("error", err))
 	}
-	a.stop()
-	a.loops.Wait()
 	if err := a.store.Close(); err != nil {
 		a.log.Error("close store", slog.Any("error", err))
 	}
+}
+
+// shutdownContext is the one deadline the whole shutdown shares.
+func (a *app) shutdownContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
@@ -332,17 +402,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	tgCfg, tgOn, err := telegram.ConfigFromEnv(getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "sportello: %v\n", err)
+	// Every configuration problem is reported at once.
+	tgCfg, tgOn, tgErr := telegram.ConfigFromEnv(getenv)
+	a, err := build(ctx, "serve", getenv, stderr)
+	if err != nil || tgErr != nil {
+		fmt.Fprintf(stderr, "sportello: %v\n", errors.Join(err, tgErr))
+		if a != nil {
+			a.close(context.Background())
+		}
 		return 1
 	}
-	a, err := build(ctx, getenv, stderr, "info")
-	if err != nil {
-		fmt.Fprintf(stderr, "sportello: %v\n", err)
-		return 1
-	}
-	defer a.close()
+	closed := false
+	defer func() {
+		if !closed {
+			a.close(context.Background())
+		}
+	}()
 
 	srv := server.New(a.cfg.Addr, a.reg, a.store.Ping, a.log)
 	staff, err := admin.New(admin.Config{Token: a.cfg.AdminToken, Service: a.booking, Logger: a.log})
@@ -388,15 +463,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		a.log.Info("staff API is off: set SPORTELLO_ADMIN_TOKEN to turn it on")
 	}
 
-	serveErr := srv.Serve(ctx, l, a.cfg.ShutdownTimeout)
+	// On SIGINT/SIGTERM, within one deadline: stop taking webhook requests
+	// (they only record updates, so a quarter of the time is plenty), stop
+	// the timed jobs and push delivery while the channels can still send,
+	// let Telegram finish the updates it holds, finish the engine's turns,
+	// close the store.
+	serveErr := srv.Serve(ctx, l, a.cfg.ShutdownTimeout/4)
 	a.log.Info("shutting down: finishing turns in flight")
+	sctx, cancel := a.shutdownContext()
+	defer cancel()
+	a.stopLoops(sctx)
 	if tg != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 		if err := tg.Shutdown(sctx); err != nil {
 			a.log.Error("telegram shutdown", slog.Any("error", err))
 		}
-		cancel()
 	}
+	a.close(sctx)
+	closed = true
 	if serveErr != nil {
 		a.log.Error("http server stopped", slog.Any("error", serveErr))
 		return 1
@@ -432,12 +515,16 @@ func chat(ctx context.Context, args []string, getenv func(string) string, stdin 
 		fmt.Fprintf(stderr, "sportello chat: --user must be 1 to %d bytes\n", bot.MaxUserIDBytes)
 		return 2
 	}
-	a, err := build(ctx, getenv, stderr, "warn")
+	a, err := build(ctx, "chat", getenv, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "sportello: %v\n", err)
 		return 1
 	}
-	defer a.close()
+	defer func() {
+		sctx, cancel := a.shutdownContext()
+		defer cancel()
+		a.close(sctx)
+	}()
 
 	con := console.New(a.engine, stdin, stdout, console.Options{User: *user, Lang: locale.Normalize(*lang), JSON: *jsonMode})
 	if err := a.background(map[string]push.Sender{a.outbox.Route(con.Conversation()): con}); err != nil {

@@ -25,7 +25,9 @@ import (
 	"sportello/bot/store/redistest"
 )
 
-var binary string
+// binary is the sportello binary under test, fakeBinary the fake Telegram
+// Bot API server (channels/telegram/internal/fakeapi/cmd/fakebotapi).
+var binary, fakeBinary string
 
 // testPIIKey stands in for SPORTELLO_PII_KEY where the store cannot
 // generate one (it is down at start).
@@ -41,6 +43,12 @@ func TestMain(m *testing.M) {
 	build := exec.Command("go", "build", "-race", "-o", binary, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build sportello: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	fakeBinary = filepath.Join(dir, "fakebotapi")
+	build = exec.Command("go", "build", "-o", fakeBinary, "./channels/telegram/internal/fakeapi/cmd/fakebotapi")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build fakebotapi: %v\n%s", err, out)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -176,14 +184,29 @@ func TestSeveralProcessesShareOneConversation(t *testing.T) {
 		input[i] = fmt.Sprintf("messaggio %d", i)
 	}
 	var wg sync.WaitGroup
+	errs := make(chan error, procs)
 	for range procs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			chatJSON(t, env, input, "--user", "shared")
+			// t.Fatal must not be called from another goroutine: report.
+			cmd := sportello(t, env, "chat", "--json", "--user", "shared")
+			cmd.Stdin = strings.NewReader(strings.Join(input, "\n") + "\n")
+			out, err := cmd.Output()
+			if err != nil {
+				errs <- err
+				return
+			}
+			if got := strings.Count(string(out), "\n"); got != len(input) {
+				errs <- fmt.Errorf("%d input lines gave %d output lines", len(input), got)
+			}
 		}()
 	}
 	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("chat process: %v", err)
+	}
 	opts, _ := redis.ParseURL(url)
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
@@ -348,12 +371,23 @@ func TestServiceWithNothingConfigured(t *testing.T) {
 }
 
 func TestServiceJSONLogs(t *testing.T) {
-	cmd, _, logs := service(t, map[string]string{"SPORTELLO_LOG_FORMAT": "json"})
-	stop(t, cmd)
-	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
-		if !json.Valid([]byte(l)) {
-			t.Errorf("log line is not JSON: %q", l)
-		}
+	down := redistest.Start(t)
+	down.Stop()
+	for name, env := range map[string]map[string]string{
+		"embedded store": {"SPORTELLO_LOG_FORMAT": "json"},
+		// go-redis logs dial failures itself: they must come out as JSON too.
+		"redis down": {"SPORTELLO_LOG_FORMAT": "json", "REDIS_URL": down.URL() + "?dial_timeout=100ms&max_retries=1", "SPORTELLO_PII_KEY": testPIIKey},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cmd, base, logs := service(t, env)
+			get(t, base+"/readyz")
+			stop(t, cmd)
+			for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+				if !json.Valid([]byte(l)) {
+					t.Errorf("log line is not JSON: %q", l)
+				}
+			}
+		})
 	}
 }
 
@@ -423,7 +457,7 @@ func TestChatAnswersCIEQuestions(t *testing.T) {
 		"Wie viel kostet der Ausweis?",
 	})
 	want := []string{"22,21 €", "Documenti da portare", "Carta persa", "denuncia", "data di nascita", "rilasciata",
-		"lunedì 12 marzo 2029", "lunedì 3 agosto 2026", "English", "€22.21", "Sorry, I only speak Italian and English"}
+		"il 12 marzo 2030", "dal 3 agosto 2026", "English", "€22.21", "Sorry, I only speak Italian and English"}
 	for i, w := range want {
 		got := lines[i].text()
 		for _, r := range lines[i].Replies {

@@ -2,16 +2,21 @@ package bot
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"sportello/bot/locale"
 	"sportello/bot/store"
@@ -50,6 +55,9 @@ type Config struct {
 	Logger  *slog.Logger
 	Metrics *Metrics
 	Now     func() time.Time
+	// LogKey keys the conversation tags in logs (an HMAC, so a chat id
+	// cannot be recovered from them); a random per-process key when nil.
+	LogKey []byte
 }
 
 // DefaultMenu is the main menu of the issue that introduced it.
@@ -92,11 +100,18 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.TurnTimeout <= 0 {
 		cfg.TurnTimeout = 20 * time.Second
 	}
+	if cfg.Lease <= cfg.TurnTimeout {
+		return nil, fmt.Errorf("bot: the lease (%s) must be longer than the turn timeout (%s)", cfg.Lease, cfg.TurnTimeout)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if len(cfg.LogKey) == 0 {
+		cfg.LogKey = make([]byte, 32)
+		_, _ = rand.Read(cfg.LogKey)
 	}
 	e := &Engine{cfg: cfg, dialogs: map[string]Dialog{}, log: cfg.Logger}
 	for _, d := range cfg.Dialogs {
@@ -139,7 +154,7 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) ([]Reply, error) {
 	replies, outcome, err := e.turn(ctx, in, cut)
 	e.cfg.Metrics.observe(in.Conv.Channel, outcome, e.cfg.Now().Sub(start))
 	if err != nil {
-		e.log.Warn("turn failed", slog.String("conv", convHash(in.Conv)), slog.String("outcome", outcome), slog.Any("error", err))
+		e.log.Warn("turn failed", slog.String("conv", e.convHash(in.Conv)), slog.String("outcome", outcome), slog.Any("error", err))
 	}
 	return replies, err
 }
@@ -183,7 +198,7 @@ func (e *Engine) turn(ctx context.Context, in Inbound, cut bool) ([]Reply, strin
 		// A redelivery of the message this conversation applied last:
 		// answer it again, change nothing.
 		if err := e.cfg.Store.Release(ctx, lease); err != nil {
-			e.log.Warn("release after duplicate", slog.String("conv", convHash(in.Conv)), slog.Any("error", err))
+			e.log.Warn("release after duplicate", slog.String("conv", e.convHash(in.Conv)), slog.Any("error", err))
 		}
 		return sess.Last.replies(), "duplicate", nil
 	}
@@ -218,6 +233,14 @@ func (e *Engine) turn(ctx context.Context, in Inbound, cut bool) ([]Reply, strin
 		w.Profile = after
 	}
 	if err := e.cfg.Store.Commit(ctx, lease, w); err != nil {
+		// Give the conversation back at once (the release is fenced by
+		// the lease token), or the citizen's next message would wait for
+		// the lease to run out.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		if rerr := e.cfg.Store.Release(rctx, lease); rerr != nil {
+			e.log.Warn("release after a failed commit", slog.String("conv", e.convHash(in.Conv)), slog.Any("error", rerr))
+		}
+		cancel()
 		return e.apology(in, t.Lang, err), outcomeOf(err), fmt.Errorf("bot: save conversation: %w", err)
 	}
 	return t.replies, "ok", nil
@@ -225,10 +248,9 @@ func (e *Engine) turn(ctx context.Context, in Inbound, cut bool) ([]Reply, strin
 
 // apology is what the citizen reads when the turn could not be kept.
 func (e *Engine) apology(in Inbound, lang string, err error) []Reply {
-	if lang == "" {
-		lang = locale.Normalize(in.LangHint)
-		if lang == "" {
-			lang = locale.Italian
+	for _, l := range []string{lang, in.Lang, in.LangHint, locale.Italian} {
+		if lang = locale.Normalize(l); lang != "" {
+			break
 		}
 	}
 	id := "error.unavailable"
@@ -288,7 +310,10 @@ func (e *Engine) route(ctx context.Context, t *Turn, newSession, newCitizen, cut
 	if in.Button == "" {
 		cmd = e.cfg.Vocabulary.Command(in.Text)
 	}
-	if newSession {
+	// A new conversation is greeted with the main menu. A citizen coming
+	// back with a button (from a reminder, say) or asking for help gets
+	// straight to it: the answer carries what they need.
+	if newSession && (newCitizen || (in.Button == "" && cmd != CmdHelp)) {
 		// A language switch as the very first message greets in the new
 		// language.
 		if cmd == CmdItalian || cmd == CmdEnglish {
@@ -301,7 +326,7 @@ func (e *Engine) route(ctx context.Context, t *Turn, newSession, newCitizen, cut
 		}
 	}
 	if cut {
-		t.SayT("input.truncated", map[string]any{"Limit": MaxTextBytes})
+		t.SayT("input.truncated", map[string]any{"Limit": utf8.RuneCountInString(in.Text)})
 	}
 	switch {
 	case in.Button != "":
@@ -566,6 +591,7 @@ func (e *Engine) openEntry(ctx context.Context, t *Turn, entry, arg string) {
 func (e *Engine) start(ctx context.Context, t *Turn, d Dialog, arg string) (resume bool) {
 	if isOneShot(d) {
 		saved := *t.Session
+		saved.Data = maps.Clone(saved.Data) // the answer must not touch the flow's values
 		e.run(t, d, func() error { return d.Start(ctx, t, arg) })
 		t.Session.Dialog, t.Session.Step, t.Session.Data = saved.Dialog, saved.Step, saved.Data
 		return saved.Dialog != "" && saved.Dialog != d.Name()
@@ -586,11 +612,16 @@ func (e *Engine) startAndResume(ctx context.Context, t *Turn, d Dialog, arg stri
 func (e *Engine) run(t *Turn, d Dialog, call func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("dialog %s panicked: %v", d.Name(), r)
+			err = fmt.Errorf("dialog %s panicked: %v\n%s", d.Name(), r, debug.Stack())
 		}
 		if err != nil && !errors.Is(err, ErrNotUnderstood) && !errors.Is(err, ErrStale) {
 			e.log.Error("dialog failed", slog.String("dialog", d.Name()), slog.String("step", t.Step()), slog.Any("error", err))
 			e.cfg.Metrics.dialogError(d.Name())
+			if isOneShot(d) {
+				// The flow in progress, if any, is kept: only this answer failed.
+				t.SayT("error.answer", nil)
+				return
+			}
 			t.End()
 			t.SayT("error.dialog", nil, e.menuButtons(t)...)
 		}
@@ -603,10 +634,12 @@ func isOneShot(d Dialog) bool {
 	return ok && o.OneShot()
 }
 
-// convHash identifies a conversation in logs without its channel user id.
-func convHash(c Conversation) string {
-	h := sha256.Sum256([]byte(c.Key()))
-	return c.Channel + ":" + hex.EncodeToString(h[:6])
+// convHash identifies a conversation in logs without its channel user id:
+// a keyed hash, so the id cannot be found by trying candidates.
+func (e *Engine) convHash(c Conversation) string {
+	m := hmac.New(sha256.New, e.cfg.LogKey)
+	m.Write([]byte(c.Key()))
+	return c.Channel + ":" + hex.EncodeToString(m.Sum(nil)[:6])
 }
 
 // serializer runs the turns of one key one at a time, in arrival order.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"sportello/bot"
 	"sportello/bot/locale"
 	"sportello/bot/store"
@@ -275,8 +277,10 @@ func TestSessionExpiresAfterIdleTime(t *testing.T) {
 	h.text("u1", "Anna")
 	h.advance(31 * time.Minute)
 	r = h.press("u1", "form:yes") // the flow has expired
-	contains(t, r, h.msg("it", "greeting.back"))
 	contains(t, r, h.msg("it", "button.stale"))
+	if strings.Contains(all(r), h.msg("it", "greeting.back")) {
+		t.Errorf("a returning citizen's button got the greeting first: %s", all(r))
+	}
 	if strings.Contains(all(r), "saved") {
 		t.Errorf("an expired flow was completed: %s", all(r))
 	}
@@ -509,7 +513,13 @@ func TestBadInput(t *testing.T) {
 				}
 				return
 			}
-			want := h.cat.Text("it", tc.want, map[string]any{"Limit": bot.MaxTextBytes, "Command": "/frobnicate"})
+			if tc.want == "input.truncated" {
+				// "I read only the first N characters": N counts characters.
+				want := h.cat.Text("it", tc.want, map[string]any{"Limit": len(strings.TrimSpace(tc.in.Text[:bot.MaxTextBytes]))})
+				contains(t, r, want)
+				return
+			}
+			want := h.cat.Text("it", tc.want, map[string]any{"Command": "/frobnicate"})
 			contains(t, r, want)
 		})
 	}
@@ -523,7 +533,13 @@ func TestDialogPanicGetsAnApology(t *testing.T) {
 	h := newHarness(t)
 	h.text("u1", "ciao")
 	r := h.press("u1", "go:answer:panic")
-	contains(t, r, h.msg("it", "error.dialog"))
+	contains(t, r, h.msg("it", "error.answer"))
+	// A failing answer leaves a flow in progress alone.
+	h.press("u1", "menu:form")
+	h.text("u1", "Mario")
+	r = h.press("u1", "go:answer:panic")
+	contains(t, r, h.msg("it", "error.answer"))
+	contains(t, h.press("u1", "form:yes"), "form: saved Mario")
 	contains(t, h.text("u1", "menu"), h.msg("it", "menu.prompt"))
 }
 
@@ -659,3 +675,55 @@ func (n named) Name() string                                 { return string(n) 
 func (named) Start(context.Context, *bot.Turn, string) error { return nil }
 func (named) Continue(context.Context, *bot.Turn) error      { return nil }
 func (named) Prompt(context.Context, *bot.Turn) error        { return nil }
+
+func TestMetricsCountTurnsLatencyAndErrors(t *testing.T) {
+	s, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, _ := locale.Load(locales.FS())
+	vocab, _ := bot.LoadVocabulary(locales.FS())
+	reg := prometheus.NewRegistry()
+	e, err := bot.New(bot.Config{Store: s, Catalog: cat, Vocabulary: vocab, Metrics: bot.NewMetrics(reg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := bot.Conversation{Channel: "test", User: "m"}
+	for range 3 {
+		if _, err := e.Handle(context.Background(), bot.Inbound{Conv: conv, Text: "ciao"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close() // the next turn fails on the store
+	e.Handle(context.Background(), bot.Inbound{Conv: conv, Text: "ciao"})
+
+	got := map[string]float64{}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			labels := ""
+			for _, l := range m.GetLabel() {
+				labels += "," + l.GetName() + "=" + l.GetValue()
+			}
+			switch {
+			case m.GetCounter() != nil:
+				got[f.GetName()+labels] = m.GetCounter().GetValue()
+			case m.GetHistogram() != nil:
+				got[f.GetName()+labels] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	for name, want := range map[string]float64{
+		"sportello_turns_total,channel=test,outcome=ok":    3,
+		"sportello_turns_total,channel=test,outcome=error": 1,
+		"sportello_turn_duration_seconds,channel=test":     4,
+		"sportello_turn_errors_total,reason=error":         1,
+	} {
+		if got[name] != want {
+			t.Errorf("Got(%s) = %v, want %v (all: %v)", name, got[name], want, got)
+		}
+	}
+}

@@ -29,13 +29,24 @@ type Session struct {
 // attachments included, so a redelivery is answered the same way.
 type Delivered struct {
 	ID      string        `json:"id"`
-	Replies []storedReply `json:"replies,omitempty"`
+	Replies StoredReplies `json:"replies,omitempty"`
 }
 
-// storedReply is a Reply with its attachments' bytes, which Reply's own JSON
-// leaves out.
+func newDelivered(id string, replies []Reply) *Delivered {
+	return &Delivered{ID: id, Replies: StoredReplies(replies)}
+}
+
+// replies returns the recorded replies.
+func (d *Delivered) replies() []Reply { return []Reply(d.Replies) }
+
+// StoredReplies are replies as a store keeps them (a delivered turn in the
+// session, a push waiting in the outbox): unlike Reply's own JSON, which is
+// what channels and scripts see, they keep the attachments' bytes. Empty
+// lists and data come back nil, as they were before encoding.
+type StoredReplies []Reply
+
 type storedReply struct {
-	Text        string       `json:"text,omitempty"`
+	Text        string       `json:"text"`
 	Buttons     []Button     `json:"buttons,omitempty"`
 	Attachments []storedFile `json:"attachments,omitempty"`
 }
@@ -43,32 +54,44 @@ type storedReply struct {
 type storedFile struct {
 	Name        string `json:"name"`
 	ContentType string `json:"content_type"`
-	Data        []byte `json:"data"`
+	Data        []byte `json:"data,omitempty"` // base64 in JSON
 }
 
-func newDelivered(id string, replies []Reply) *Delivered {
-	d := &Delivered{ID: id, Replies: make([]storedReply, 0, len(replies))}
-	for _, r := range replies {
-		s := storedReply{Text: r.Text, Buttons: r.Buttons}
+// MarshalJSON keeps the attachments' bytes.
+func (s StoredReplies) MarshalJSON() ([]byte, error) {
+	out := make([]storedReply, 0, len(s))
+	for _, r := range s {
+		sr := storedReply{Text: r.Text, Buttons: r.Buttons}
 		for _, a := range r.Attachments {
-			s.Attachments = append(s.Attachments, storedFile(a))
+			sr.Attachments = append(sr.Attachments, storedFile(a))
 		}
-		d.Replies = append(d.Replies, s)
+		out = append(out, sr)
 	}
-	return d
+	return json.Marshal(out)
 }
 
-// replies returns the recorded replies.
-func (d *Delivered) replies() []Reply {
-	out := make([]Reply, 0, len(d.Replies))
-	for _, s := range d.Replies {
-		r := Reply{Text: s.Text, Buttons: s.Buttons}
-		for _, a := range s.Attachments {
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (s *StoredReplies) UnmarshalJSON(b []byte) error {
+	var in []storedReply
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	out := make(StoredReplies, 0, len(in))
+	for _, sr := range in {
+		r := Reply{Text: sr.Text}
+		if len(sr.Buttons) > 0 {
+			r.Buttons = sr.Buttons
+		}
+		for _, a := range sr.Attachments {
+			if len(a.Data) == 0 {
+				a.Data = nil
+			}
 			r.Attachments = append(r.Attachments, Attachment(a))
 		}
 		out = append(out, r)
 	}
-	return out
+	*s = out
+	return nil
 }
 
 // Profile is what Sportello remembers about a citizen across sessions. It is

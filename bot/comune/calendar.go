@@ -1,6 +1,9 @@
 package comune
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Day is what an office does on one calendar day.
 type Day struct {
@@ -38,12 +41,7 @@ func (c *Comune) Day(o *Office, t time.Time) Day {
 	if h := c.Holiday(day); h != "" {
 		return Day{Holiday: h}
 	}
-	for name, wd := range weekdays {
-		if wd == day.Weekday() {
-			return Day{Periods: o.Hours[name]}
-		}
-	}
-	return Day{}
+	return Day{Periods: o.Hours[strings.ToLower(day.Weekday().String())]}
 }
 
 // Slots returns the start times of the office's appointment slots on the
@@ -79,9 +77,9 @@ func (c *Comune) Holiday(day time.Time) string {
 	if c.PatronDay.Month != 0 && m == c.PatronDay.Month && d == c.PatronDay.Day {
 		return "patron"
 	}
-	for key, md := range fixedHolidays {
-		if md.Month == m && md.Day == d {
-			return key
+	for _, h := range fixedHolidays() {
+		if h.Month == m && h.Day == d {
+			return h.key
 		}
 	}
 	easter := Easter(day.Year())
@@ -97,23 +95,31 @@ func (c *Comune) Holiday(day time.Time) string {
 // Holidays lists the keys Holiday may return, for the texts naming them.
 func Holidays() []string {
 	keys := []string{"easter", "easter_monday", "patron"}
-	for k := range fixedHolidays {
-		keys = append(keys, k)
+	for _, h := range fixedHolidays() {
+		keys = append(keys, h.key)
 	}
 	return keys
 }
 
-var fixedHolidays = map[string]MonthDay{
-	"new_year":      {time.January, 1},
-	"epiphany":      {time.January, 6},
-	"liberation":    {time.April, 25},
-	"labour":        {time.May, 1},
-	"republic":      {time.June, 2},
-	"assumption":    {time.August, 15},
-	"all_saints":    {time.November, 1},
-	"immaculate":    {time.December, 8},
-	"christmas":     {time.December, 25},
-	"saint_stephen": {time.December, 26},
+type holiday struct {
+	key string
+	MonthDay
+}
+
+// fixedHolidays are the Italian national holidays on fixed dates.
+func fixedHolidays() []holiday {
+	return []holiday{
+		{"new_year", MonthDay{time.January, 1}},
+		{"epiphany", MonthDay{time.January, 6}},
+		{"liberation", MonthDay{time.April, 25}},
+		{"labour", MonthDay{time.May, 1}},
+		{"republic", MonthDay{time.June, 2}},
+		{"assumption", MonthDay{time.August, 15}},
+		{"all_saints", MonthDay{time.November, 1}},
+		{"immaculate", MonthDay{time.December, 8}},
+		{"christmas", MonthDay{time.December, 25}},
+		{"saint_stephen", MonthDay{time.December, 26}},
+	}
 }
 
 // Easter returns Easter Sunday of year (Gregorian calendar, anonymous

@@ -321,7 +321,7 @@ func (v *validator) office(c *Comune, i int, o *Office, seen map[string]bool) {
 		}
 	}
 	for day, periods := range o.Hours {
-		if _, ok := weekdays[day]; !ok {
+		if _, ok := weekday(day); !ok {
 			v.fail(at("hours", day), "%q is not a day of the week (monday ... sunday)", day)
 			continue
 		}
@@ -429,9 +429,14 @@ func child(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-var weekdays = map[string]time.Weekday{
-	"sunday": time.Sunday, "monday": time.Monday, "tuesday": time.Tuesday, "wednesday": time.Wednesday,
-	"thursday": time.Thursday, "friday": time.Friday, "saturday": time.Saturday,
+// weekday reads a day name of the Comune file ("monday" ... "sunday").
+func weekday(name string) (time.Weekday, bool) {
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		if strings.ToLower(d.String()) == name {
+			return d, true
+		}
+	}
+	return 0, false
 }
 
 // Period is a span of opening hours within one day, in minutes from

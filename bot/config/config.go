@@ -61,7 +61,7 @@ func Variables() []Variable {
 		{"SPORTELLO_LOG_LEVEL", "info", "debug, info, warn or error"},
 		{"SPORTELLO_SESSION_TTL", "30m", "idle time after which a conversation starts over"},
 		{"SPORTELLO_PROFILE_TTL", "8760h", "how long a citizen's language and subscriptions are kept after their last message"},
-		{"SPORTELLO_SHUTDOWN_TIMEOUT", "20s", "longest wait for turns in flight on SIGINT/SIGTERM"},
+		{"SPORTELLO_SHUTDOWN_TIMEOUT", "20s", "the whole graceful shutdown on SIGINT/SIGTERM (a second signal stops at once)"},
 		{"SPORTELLO_PII_KEY", "(generated and kept in the store)", "secret key (at least 32 characters) for pseudonyms of fiscal codes"},
 		{"SPORTELLO_ADMIN_TOKEN", "(unset: staff API off)", "bearer token of the staff API (at least 16 characters)"},
 	}

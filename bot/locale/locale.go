@@ -5,16 +5,19 @@ package locale
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io/fs"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
+	"text/template"
 	"time"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/text/feature/plural"
 	"golang.org/x/text/language"
 )
 
@@ -148,6 +151,79 @@ func (c *Catalog) Date(lang string, d time.Time) string {
 		"Month":   c.Text(lang, "date.month."+strconv.Itoa(int(d.Month())), nil),
 		"Year":    d.Year(),
 	})
+}
+
+// PlainDate writes d without the weekday ("3 agosto 2026", "3 August
+// 2026"), for facts where the weekday would read oddly.
+func (c *Catalog) PlainDate(lang string, d time.Time) string {
+	return c.Text(lang, "date.day_month_year", map[string]any{
+		"Day":   d.Day(),
+		"Month": c.Text(lang, "date.month."+strconv.Itoa(int(d.Month())), nil),
+		"Year":  d.Year(),
+	})
+}
+
+// Prep is a word that goes before a date: the messages date.on, date.from
+// and date.since.
+type Prep string
+
+// Date prepositions.
+const (
+	On    Prep = "on"    // "il 12 marzo 2029", "on 12 March 2029"
+	From  Prep = "from"  // "dal 13 settembre 2028", "from 13 September 2028"
+	Since Prep = "since" // "dal 3 agosto 2026", "since 3 August 2026"
+)
+
+// DatePhrase writes d without the weekday after p, in the form the day
+// number takes: Italian merges the article with the preposition and elides
+// it before 8 and 11 ("l'8 marzo", "dall'11 agosto"), which is the CLDR
+// ordinal form "many" of those numbers.
+func (c *Catalog) DatePhrase(lang string, p Prep, d time.Time) string {
+	return c.Ordinal(lang, "date."+string(p), d.Day(), map[string]any{"Date": c.PlainDate(lang, d)})
+}
+
+// Ordinal renders message id in the form that the CLDR ordinal rules of
+// lang give n: "1st", "2nd", "3rd", "4th" in English, the elided "l'8°" in
+// Italian. The message lists the forms it needs (zero, one, two, few, many,
+// other); a missing form falls back to other. The template sees n as .Count
+// unless data provides it.
+func (c *Catalog) Ordinal(lang, id string, n int, data map[string]any) string {
+	if c.locs[lang] == nil {
+		lang = Italian
+	}
+	m := c.messages[lang][id]
+	if m == nil {
+		return "[" + id + "]"
+	}
+	if data == nil {
+		data = map[string]any{}
+	}
+	if _, ok := data["Count"]; !ok {
+		data["Count"] = n
+	}
+	src := m.Other
+	tag := language.Make(lang)
+	switch plural.Ordinal.MatchPlural(tag, n, 0, 0, 0, 0) {
+	case plural.Zero:
+		src = cmp.Or(m.Zero, src)
+	case plural.One:
+		src = cmp.Or(m.One, src)
+	case plural.Two:
+		src = cmp.Or(m.Two, src)
+	case plural.Few:
+		src = cmp.Or(m.Few, src)
+	case plural.Many:
+		src = cmp.Or(m.Many, src)
+	}
+	tmpl, err := template.New(id).Parse(src)
+	if err != nil {
+		return "[" + id + "]"
+	}
+	var b strings.Builder
+	if err := tmpl.Execute(&b, data); err != nil || b.Len() == 0 {
+		return "[" + id + "]"
+	}
+	return b.String()
 }
 
 // ShortDate writes d as the short numeric date of lang (26/11/2026 in both

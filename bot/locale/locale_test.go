@@ -136,3 +136,81 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestDatesWithoutWeekday: facts ("dal 3 agosto 2026", "since 3 August
+// 2026") carry no weekday; Italian elides the article before 8 and 11.
+func TestDatesWithoutWeekday(t *testing.T) {
+	c := load(t)
+	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+	tests := []struct {
+		lang string
+		prep locale.Prep
+		d    time.Time
+		want string
+	}{
+		{"it", "", day(2026, 8, 3), "3 agosto 2026"},
+		{"en", "", day(2026, 8, 3), "3 August 2026"},
+		{"it", locale.On, day(2029, 3, 12), "il 12 marzo 2029"},
+		{"it", locale.On, day(2029, 3, 8), "l'8 marzo 2029"},
+		{"it", locale.On, day(2029, 3, 11), "l'11 marzo 2029"},
+		{"it", locale.On, day(2029, 3, 1), "il 1 marzo 2029"},
+		{"it", locale.On, day(2029, 3, 18), "il 18 marzo 2029"},
+		{"it", locale.From, day(2028, 9, 13), "dal 13 settembre 2028"},
+		{"it", locale.From, day(2028, 9, 8), "dall'8 settembre 2028"},
+		{"it", locale.Since, day(2026, 8, 3), "dal 3 agosto 2026"},
+		{"it", locale.Since, day(2026, 8, 11), "dall'11 agosto 2026"},
+		{"en", locale.On, day(2029, 3, 8), "on 8 March 2029"},
+		{"en", locale.From, day(2028, 9, 13), "from 13 September 2028"},
+		{"en", locale.Since, day(2026, 8, 3), "since 3 August 2026"},
+	}
+	for _, tc := range tests {
+		var got string
+		if tc.prep == "" {
+			got = c.PlainDate(tc.lang, tc.d)
+		} else {
+			got = c.DatePhrase(tc.lang, tc.prep, tc.d)
+		}
+		if got != tc.want {
+			t.Errorf("Got(%s date %q %s) = %q, want %q", tc.lang, tc.prep, tc.d.Format(time.DateOnly), got, tc.want)
+		}
+	}
+}
+
+// TestOrdinal picks the CLDR ordinal form of the number: English 1st, 2nd,
+// 3rd, 4th, 11th, 21st; Italian elides before 8 and 11.
+func TestOrdinal(t *testing.T) {
+	c, err := locale.Load(fstest.MapFS{
+		"x.en.yaml": {Data: []byte(`day: {one: "the {{.Count}}st day", two: "the {{.Count}}nd day", few: "the {{.Count}}rd day", other: "the {{.Count}}th day"}
+plain: "day {{.Count}} of {{.Of}}"
+`)},
+		"x.it.yaml": {Data: []byte(`day: {many: "dall'{{.Count}}° giorno", other: "dal {{.Count}}° giorno"}
+plain: "giorno {{.Count}} di {{.Of}}"
+`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		lang string
+		n    int
+		want string
+	}{
+		{"en", 1, "the 1st day"}, {"en", 2, "the 2nd day"}, {"en", 3, "the 3rd day"}, {"en", 4, "the 4th day"},
+		{"en", 7, "the 7th day"}, {"en", 11, "the 11th day"}, {"en", 12, "the 12th day"}, {"en", 13, "the 13th day"},
+		{"en", 21, "the 21st day"}, {"en", 22, "the 22nd day"}, {"en", 23, "the 23rd day"}, {"en", 111, "the 111th day"},
+		{"it", 1, "dal 1° giorno"}, {"it", 7, "dal 7° giorno"}, {"it", 8, "dall'8° giorno"}, {"it", 11, "dall'11° giorno"},
+		{"it", 18, "dal 18° giorno"}, {"it", 80, "dall'80° giorno"},
+	}
+	for _, tc := range tests {
+		if got := c.Ordinal(tc.lang, "day", tc.n, nil); got != tc.want {
+			t.Errorf("Got(Ordinal(%s, %d)) = %q, want %q", tc.lang, tc.n, got, tc.want)
+		}
+	}
+	// A message without forms is its only form; data is kept.
+	if got := c.Ordinal("it", "plain", 3, map[string]any{"Of": 5}); got != "giorno 3 di 5" {
+		t.Errorf("Got(Ordinal(plain)) = %q, want %q", got, "giorno 3 di 5")
+	}
+	if got := c.Ordinal("en", "no.such", 3, nil); got != "[no.such]" {
+		t.Errorf("Got(Ordinal(missing)) = %q, want [no.such]", got)
+	}
+}

@@ -50,7 +50,7 @@ type Info struct {
 	Bulk    bool      // from the bulk lane: may wait behind interactive replies
 	Attempt int       // 0 on the first delivery attempt
 	Due     time.Time // when this attempt was due
-	Expires time.Time // zero when it never expires
+	Expires time.Time // when the push expires (every push from an Outbox does)
 }
 
 type infoKey struct{}
@@ -180,6 +180,9 @@ func (d *Deliverer) deliver(ctx context.Context, j schedule.Job) error {
 		return schedule.Permanent(fmt.Errorf("push %s: queue %s not served here", j.ID, j.Queue))
 	}
 	expires := p.expires()
+	if expires.IsZero() {
+		expires = j.Expires // a job scheduled without the outbox
+	}
 	if !expires.IsZero() {
 		if !d.now().Before(expires) {
 			log.Info("push expired before delivery, dropped", slog.Int("attempt", j.Attempt))

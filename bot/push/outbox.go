@@ -19,6 +19,13 @@
 // citizens are each served by a process of their own (the terminal chat,
 // declared with PerUser), the channel's name and a tag of the citizen, so
 // that only that citizen's process claims it.
+//
+// Every push expires: at the time given with ExpiresAt, and never later
+// than its due time plus the outbox's maximum age (WithMaxAge, 7 days by
+// default). An expired push is not delivered, and the store deletes it with
+// the personal data it carries (chat id, appointment, booking code) even
+// when no deliverer ever claims it, for instance on a route nobody serves
+// any more: run a schedule.Janitor on the store.
 package push
 
 import (
@@ -27,6 +34,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"sportello/bot"
@@ -62,20 +70,40 @@ type Kicker interface {
 	Kick(queue string)
 }
 
+// DefaultMaxAge is how long after its due time a push expires when the
+// outbox has no WithMaxAge.
+const DefaultMaxAge = 7 * 24 * time.Hour
+
 // Outbox enqueues pushes. It is safe for concurrent use.
 type Outbox struct {
 	store   Store
-	kick    Kicker
+	kick    atomic.Pointer[kicker] // nil: nobody to wake
 	now     func() time.Time
 	perUser map[string]bool
+	maxAge  time.Duration
 }
+
+// kicker boxes a Kicker for an atomic pointer.
+type kicker struct{ Kicker }
 
 // OutboxOption configures an Outbox.
 type OutboxOption func(*Outbox)
 
 // WithKicker wakes k when a push is due at once (usually this process's
-// Deliverer).
-func WithKicker(k Kicker) OutboxOption { return func(o *Outbox) { o.kick = k } }
+// Deliverer). See SetKicker when k is built after the outbox.
+func WithKicker(k Kicker) OutboxOption { return func(o *Outbox) { o.SetKicker(k) } }
+
+// WithMaxAge sets how long after its due time a push may still be
+// delivered (default DefaultMaxAge). A push sent without ExpiresAt expires
+// then, and an ExpiresAt later than that is brought forward to it. A
+// duration that is not positive keeps the default.
+func WithMaxAge(d time.Duration) OutboxOption {
+	return func(o *Outbox) {
+		if d > 0 {
+			o.maxAge = d
+		}
+	}
+}
 
 // PerUser routes the pushes of these channels per citizen (see Route): use
 // it for channels where each citizen's process delivers their own pushes.
@@ -90,12 +118,25 @@ func PerUser(channels ...string) OutboxOption {
 	}
 }
 
+// SetKicker makes the outbox wake k when a push is due at once, from now
+// on; nil stops waking anyone. It is for a deliverer built after the
+// outbox (the deliverer needs the channels, which need the engine, whose
+// dialogs send through the outbox), and is safe to call while Send runs.
+// Until it is called, pushes due now wait for the deliverer's next poll.
+func (o *Outbox) SetKicker(k Kicker) {
+	if k == nil {
+		o.kick.Store(nil)
+		return
+	}
+	o.kick.Store(&kicker{k})
+}
+
 // Route is where the outbox puts conv's pushes.
 func (o *Outbox) Route(conv bot.Conversation) string { return Route(conv, o.perUser[conv.Channel]) }
 
 // NewOutbox returns an outbox storing pushes in s.
 func NewOutbox(s Store, opts ...OutboxOption) *Outbox {
-	o := &Outbox{store: s, now: time.Now}
+	o := &Outbox{store: s, now: time.Now, maxAge: DefaultMaxAge}
 	for _, opt := range opts {
 		opt(o)
 	}
@@ -115,7 +156,8 @@ type sendOptions struct {
 func At(t time.Time) SendOption { return func(o *sendOptions) { o.due = t } }
 
 // ExpiresAt drops the push instead of delivering it at or after t (a
-// waitlist offer that nobody can take any more).
+// waitlist offer that nobody can take any more). Without it, a push
+// expires at its due time plus the outbox's maximum age (see WithMaxAge).
 func ExpiresAt(t time.Time) SendOption { return func(o *sendOptions) { o.expires = t } }
 
 // Bulk sends the push on the channel's bulk lane (broadcasts, notices).
@@ -149,6 +191,9 @@ func (o *Outbox) Send(ctx context.Context, id string, conv bot.Conversation, rep
 	case !so.expires.IsZero() && !so.expires.After(so.due):
 		return fmt.Errorf("push %s: expires at %s, not after it is due at %s", id, so.expires.Format(time.RFC3339), so.due.Format(time.RFC3339))
 	}
+	if latest := so.due.Add(o.maxAge); so.expires.IsZero() || so.expires.After(latest) {
+		so.expires = latest
+	}
 	b, err := newPayload(conv, replies, so.bulk, so.expires).encode()
 	if err != nil {
 		return fmt.Errorf("push %s: %w", id, err)
@@ -157,11 +202,11 @@ func (o *Outbox) Send(ctx context.Context, id string, conv bot.Conversation, rep
 	if so.bulk {
 		queue = BulkQueue(o.Route(conv))
 	}
-	if err := o.store.Schedule(ctx, schedule.Job{Queue: queue, ID: id, Due: so.due, Payload: b}); err != nil {
+	if err := o.store.Schedule(ctx, schedule.Job{Queue: queue, ID: id, Due: so.due, Expires: so.expires, Payload: b}); err != nil {
 		return fmt.Errorf("push %s: %w", id, err)
 	}
-	if o.kick != nil && !so.due.After(now) {
-		o.kick.Kick(queue)
+	if k := o.kick.Load(); k != nil && !so.due.After(now) {
+		k.Kick(queue)
 	}
 	return nil
 }

@@ -16,27 +16,15 @@ const MaxPayloadBytes = 1 << 20
 // version refuses it instead of guessing.
 const payloadVersion = 1
 
-// payload is a push as stored in the job. It has its own types because
-// bot.Attachment keeps Data out of JSON.
+// payload is a push as stored in the job; its replies keep their
+// attachments' bytes (bot.StoredReplies).
 type payload struct {
-	V       int            `json:"v"`
-	Channel string         `json:"channel"`
-	User    string         `json:"user"`
-	Replies []replyPayload `json:"replies"`
-	Bulk    bool           `json:"bulk,omitempty"`
-	Expires int64          `json:"expires,omitempty"` // unix ms; 0 = never
-}
-
-type replyPayload struct {
-	Text        string              `json:"text"`
-	Buttons     []bot.Button        `json:"buttons,omitempty"`
-	Attachments []attachmentPayload `json:"attachments,omitempty"`
-}
-
-type attachmentPayload struct {
-	Name        string `json:"name"`
-	ContentType string `json:"content_type"`
-	Data        []byte `json:"data,omitempty"` // base64 in JSON
+	V       int               `json:"v"`
+	Channel string            `json:"channel"`
+	User    string            `json:"user"`
+	Replies bot.StoredReplies `json:"replies"`
+	Bulk    bool              `json:"bulk,omitempty"`
+	Expires int64             `json:"expires,omitempty"` // unix ms; 0 = never
 }
 
 func newPayload(conv bot.Conversation, replies []bot.Reply, bulk bool, expires time.Time) payload {
@@ -44,13 +32,7 @@ func newPayload(conv bot.Conversation, replies []bot.Reply, bulk bool, expires t
 	if !expires.IsZero() {
 		p.Expires = expires.UnixMilli()
 	}
-	for _, r := range replies {
-		rp := replyPayload{Text: r.Text, Buttons: r.Buttons}
-		for _, a := range r.Attachments {
-			rp.Attachments = append(rp.Attachments, attachmentPayload(a))
-		}
-		p.Replies = append(p.Replies, rp)
-	}
+	p.Replies = bot.StoredReplies(replies)
 	return p
 }
 
@@ -95,24 +77,7 @@ func (p payload) expires() time.Time {
 	return time.UnixMilli(p.Expires)
 }
 
-func (p payload) replies() []bot.Reply {
-	out := make([]bot.Reply, 0, len(p.Replies))
-	for _, rp := range p.Replies {
-		// Empty lists and data come back nil, as they were before encoding.
-		r := bot.Reply{Text: rp.Text}
-		if len(rp.Buttons) > 0 {
-			r.Buttons = rp.Buttons
-		}
-		for _, a := range rp.Attachments {
-			if len(a.Data) == 0 {
-				a.Data = nil
-			}
-			r.Attachments = append(r.Attachments, bot.Attachment(a))
-		}
-		out = append(out, r)
-	}
-	return out
-}
+func (p payload) replies() []bot.Reply { return []bot.Reply(p.Replies) }
 
 // validChannel accepts channel names of 1 to 32 lowercase ASCII letters,
 // digits, '-' and '_': they become queue names, where ':' separates lanes.

@@ -25,6 +25,7 @@ import (
 // backend is what the tests need from a store.
 type backend interface {
 	schedule.Backend
+	schedule.Purger
 	push.Store
 	Get(ctx context.Context, queue, id string) (schedule.Job, bool, error)
 	Pending(ctx context.Context, queue string) (int, error)
@@ -210,8 +211,8 @@ func TestDeliversRepliesWithAttachments(t *testing.T) {
 		if !reflect.DeepEqual(d.replies, replies) {
 			t.Errorf("replies = %#v, want %#v (attachment bytes must survive)", d.replies, replies)
 		}
-		if !d.hasInfo || d.info.ID != "remind:ABC123" || d.info.Bulk || d.info.Attempt != 0 || !d.info.Expires.IsZero() {
-			t.Errorf("InfoFrom = %+v, %v; want id remind:ABC123, interactive, attempt 0, no expiry", d.info, d.hasInfo)
+		if !d.hasInfo || d.info.ID != "remind:ABC123" || d.info.Bulk || d.info.Attempt != 0 || d.info.Expires.Sub(d.info.Due) != push.DefaultMaxAge {
+			t.Errorf("InfoFrom = %+v, %v; want id remind:ABC123, interactive, attempt 0, expiring after the default maximum age", d.info, d.hasInfo)
 		}
 		eventually(t, "the push is finished", drained(t, b, push.Queue("telegram")))
 	})
@@ -277,6 +278,77 @@ func TestExpiredPushIsDropped(t *testing.T) {
 		}
 		if got := outcome(t, reg, "expired"); got != 1 {
 			t.Errorf("expired metric = %v, want 1", got)
+		}
+	})
+}
+
+// TestEveryPushExpires: a push without ExpiresAt expires at its due time
+// plus the outbox's maximum age, and an ExpiresAt later than that is
+// brought forward to it.
+func TestEveryPushExpires(t *testing.T) {
+	backends(t, func(t *testing.T, open func() backend) {
+		b := open()
+		due := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+		tests := []struct {
+			name string
+			opts []push.OutboxOption
+			send []push.SendOption
+			want time.Time
+		}{
+			{"default", nil, nil, due.Add(push.DefaultMaxAge)},
+			{"max age", []push.OutboxOption{push.WithMaxAge(48 * time.Hour)}, nil, due.Add(48 * time.Hour)},
+			{"non-positive max age keeps the default", []push.OutboxOption{push.WithMaxAge(0)}, nil, due.Add(push.DefaultMaxAge)},
+			{"earlier expiry kept", nil, []push.SendOption{push.ExpiresAt(due.Add(15 * time.Minute))}, due.Add(15 * time.Minute)},
+			{"later expiry capped", []push.OutboxOption{push.WithMaxAge(time.Hour)}, []push.SendOption{push.ExpiresAt(due.Add(30 * 24 * time.Hour))}, due.Add(time.Hour)},
+		}
+		for i, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				id := fmt.Sprintf("remind:%d", i)
+				send(t, push.NewOutbox(b, tc.opts...), id, citizen, text("x"), append(tc.send, push.At(due))...)
+				j, ok, err := b.Get(context.Background(), push.Queue("telegram"), id)
+				if err != nil || !ok {
+					t.Fatalf("Get = %v, %v", ok, err)
+				}
+				if !j.Expires.Equal(tc.want) {
+					t.Errorf("Got(stored Expires) = %v, want %v", j.Expires, tc.want)
+				}
+			})
+		}
+	})
+}
+
+// TestUnservedPushIsPurged: pushes to routes nobody serves (Telegram not
+// configured any more; a terminal citizen who never opens the chat again)
+// are never claimed, and the janitor deletes them, with the chat id and the
+// booking code in them, once they expire.
+func TestUnservedPushIsPurged(t *testing.T) {
+	backends(t, func(t *testing.T, open func() backend) {
+		b := open()
+		o := push.NewOutbox(b, push.PerUser("console"))
+		mario := bot.Conversation{Channel: "console", User: "mario"}
+		send(t, o, "confirm:ABC123", mario, text("Confirm ABC123 on Tuesday"))
+		send(t, o, "confirm:XYZ789", citizen, text("Confirm XYZ789 on Tuesday"))
+		send(t, o, "notice:1", citizen, text("Closed on Friday"), push.Bulk())
+		queues := []string{push.Queue(o.Route(mario)), push.Queue("telegram"), push.BulkQueue("telegram")}
+		purge := func(after time.Duration) int {
+			j := schedule.NewJanitor(b, schedule.JanitorConfig{Now: func() time.Time { return time.Now().Add(after) }})
+			n, err := j.Purge(context.Background())
+			if err != nil {
+				t.Fatalf("Purge = %v", err)
+			}
+			return n
+		}
+		if n := purge(push.DefaultMaxAge - time.Minute); n != 0 {
+			t.Errorf("Got(purged before the maximum age) = %d, want 0", n)
+		}
+		if drained(t, b, queues...)() {
+			t.Fatal("pushes deleted before their maximum age")
+		}
+		if n := purge(push.DefaultMaxAge + time.Second); n != 3 {
+			t.Errorf("Got(purged after the maximum age) = %d, want 3", n)
+		}
+		if !drained(t, b, queues...)() {
+			t.Error("unserved pushes are still stored after their maximum age")
 		}
 	})
 }
@@ -554,6 +626,42 @@ func TestKickSendsWithoutWaitingForThePoll(t *testing.T) {
 	if got := rec.next(t, "second push (kicked)"); got.info.ID != "two" {
 		t.Errorf("pushed %q, want two", got.info.ID)
 	}
+}
+
+// TestSetKickerAfterConstruction: main builds the outbox before the
+// deliverer (which needs the channels, built on the engine, whose dialogs
+// send through the outbox) and attaches the kicker afterwards, while other
+// goroutines may already be sending.
+func TestSetKickerAfterConstruction(t *testing.T) {
+	b := openBolt(t)
+	o := push.NewOutbox(b)
+	rec := newRecorder(nil)
+	d, _ := run(t, b, map[string]push.Sender{"telegram": rec}, push.WithRunnerOptions(schedule.WithPollInterval(time.Hour)))
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for i := range cap(errs) {
+		wg.Go(func() {
+			// Due later, so that only the kick under test can deliver sooner
+			// than the hour-long poll; these race with SetKicker (-race).
+			errs <- o.Send(context.Background(), fmt.Sprintf("later-%d", i), citizen, text("later"), push.At(time.Now().Add(time.Hour)))
+		})
+	}
+	o.SetKicker(d)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Send = %v", err)
+		}
+	}
+	send(t, o, "one", citizen, text("1"))
+	rec.next(t, "first push")
+	send(t, o, "two", citizen, text("2"))
+	if got := rec.next(t, "second push (kicked)"); got.info.ID != "two" {
+		t.Errorf("pushed %q, want two", got.info.ID)
+	}
+	o.SetKicker(nil) // detaching is allowed; sending still works
+	send(t, o, "three", citizen, text("3"), push.At(time.Now().Add(time.Hour)))
 }
 
 func TestCancel(t *testing.T) {

@@ -18,6 +18,12 @@
 //   - A claimed job whose lease runs out without Done, Retry or Postpone is
 //     claimable again with Attempt+1: this is how a crashed worker's job is
 //     run again. Handlers must therefore be idempotent.
+//   - A job with Expires is deleted by PurgeExpired once Expires has passed,
+//     waiting or claimed, even if nobody ever claims it (a push to a route
+//     nobody serves): jobs that carry personal data do not outlive their
+//     use. Only the job's own stored Expires counts: a job replaced with a
+//     later Expires, or none, is kept. Retry and Postpone keep Expires. A
+//     Janitor runs the purge periodically.
 //
 // Claim's now comes from the caller's clock, so replicas sharing one Redis
 // need synchronised clocks (NTP): a skew shortens or lengthens a lease by as
@@ -50,6 +56,12 @@ type Job struct {
 	Payload []byte    // opaque to the scheduler, binary-safe
 	Attempt int       // 0 on first run, incremented on retry and when a lease runs out
 	Token   string    // set by Claim; Done/Retry/Postpone only act while the token matches
+	// Expires, when set, is when the job stops being wanted: from then on
+	// PurgeExpired deletes it, claimed or not. Zero keeps it until it is
+	// done. Stored with millisecond precision. The runner itself does not
+	// look at it: a handler that must not act late checks it (the push
+	// deliverer does).
+	Expires time.Time
 }
 
 // Validate reports whether j can be stored: a queue name of 1 to
@@ -91,6 +103,16 @@ type Backend interface {
 	Postpone(ctx context.Context, j Job, due time.Time) error
 }
 
+// Purger deletes expired jobs. *redisstore.Store and *boltstore.Store
+// implement it; a Janitor calls it periodically.
+type Purger interface {
+	// PurgeExpired deletes up to limit jobs, of any queue, waiting or
+	// claimed, whose stored Expires is at or before now, and reports how
+	// many it deleted. A worker holding a deleted job finds ErrLeaseLost
+	// when it finishes.
+	PurgeExpired(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
 // ErrPermanent marks a handler error that no retry can fix (a corrupt
 // payload, a recipient that blocked the bot): the runner drops the job.
 var ErrPermanent = errors.New("permanent failure")
@@ -100,6 +122,8 @@ func Permanent(err error) error { return fmt.Errorf("%w: %w", ErrPermanent, err)
 
 // RetryAfterError asks the runner to run the job again after After without
 // counting a failed attempt (a rate limit said "come back in 3 seconds").
+// Err is the cause, if any: a job that simply repeats (a sweep every 15
+// seconds) leaves it nil, and its postponement is logged at Debug only.
 type RetryAfterError struct {
 	After time.Duration
 	Err   error

@@ -16,6 +16,7 @@ type Metrics struct {
 	lost        *prometheus.CounterVec
 	storeErrors *prometheus.CounterVec
 	lagSeconds  *prometheus.HistogramVec
+	expired     prometheus.Counter
 }
 
 // NewMetrics registers the scheduler's metrics with reg. Create it once per
@@ -30,14 +31,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		givenUp:     counter("sportello_scheduler_jobs_given_up_total", "Jobs dropped after their last attempt failed, by queue.", "queue"),
 		droppedJobs: counter("sportello_scheduler_jobs_dropped_total", "Jobs dropped because their handler reported a permanent failure, by queue.", "queue"),
 		lost:        counter("sportello_scheduler_jobs_lease_lost_total", "Jobs cancelled, replaced or re-claimed while their handler ran, by queue.", "queue"),
-		storeErrors: counter("sportello_scheduler_store_errors_total", "Failed backend calls of the scheduler, by queue and operation.", "queue", "op"),
+		storeErrors: counter("sportello_scheduler_store_errors_total", "Failed backend calls of the scheduler, by queue (\"*\" for the purge of every queue) and operation.", "queue", "op"),
 		lagSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "sportello_scheduler_lag_seconds",
 			Help:    "Delay between a job's due time and its start, by queue.",
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900},
 		}, []string{"queue"}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sportello_scheduler_jobs_expired_total",
+			Help: "Jobs deleted by the Janitor because their expiry passed, claimed or not (pushes nobody delivered in time).",
+		}),
 	}
-	reg.MustRegister(m.runs, m.failures, m.givenUp, m.droppedJobs, m.lost, m.storeErrors, m.lagSeconds)
+	reg.MustRegister(m.runs, m.failures, m.givenUp, m.droppedJobs, m.lost, m.storeErrors, m.lagSeconds, m.expired)
 	return m
 }
 
@@ -80,5 +85,11 @@ func (m *Metrics) storeError(queue, op string) {
 func (m *Metrics) lag(queue string, d time.Duration) {
 	if m != nil {
 		m.lagSeconds.WithLabelValues(queue).Observe(max(d, 0).Seconds())
+	}
+}
+
+func (m *Metrics) purged(n int) {
+	if m != nil && n > 0 {
+		m.expired.Add(float64(n))
 	}
 }

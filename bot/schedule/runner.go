@@ -22,6 +22,8 @@ import (
 // wrapping ErrPermanent (see Permanent) drops it; a *RetryAfterError runs it
 // again after the given delay without counting an attempt; any other error
 // (or a panic) retries it with exponential backoff until Queue.MaxAttempts.
+// A *RetryAfterError without Err is routine (a repeating job) and is logged
+// at Debug only.
 type Handler func(ctx context.Context, j Job) error
 
 // Queue configures how a Runner serves one queue. Zero fields take the
@@ -304,7 +306,12 @@ func (q *queueRunner) run(hctx context.Context, j Job, claimed time.Time) {
 		q.finish(hctx, log, "postpone", j, j.Due)
 	case errors.As(err, &retryAfter):
 		d := max(retryAfter.After, minRetryAfter)
-		log.Info("job postponed", slog.Duration("after", d), slog.Any("error", err))
+		if retryAfter.Err == nil {
+			// A job asking to run again later (a periodic sweep): routine.
+			log.Debug("job postponed", slog.Duration("after", d))
+		} else {
+			log.Info("job postponed", slog.Duration("after", d), slog.Any("error", err))
+		}
 		q.finish(hctx, log, "postpone", j, time.Now().Add(d))
 	case j.Attempt+1 >= q.MaxAttempts:
 		m.failed(q.Name)

@@ -638,3 +638,53 @@ func TestNewRunnerRejectsBadQueues(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryAfterLogLevel: a job that asks to run again later without an
+// error (a periodic sweep) is routine and logged at Debug only, with no
+// error attribute; a retry-after caused by an error is logged at Info.
+func TestRetryAfterLogLevel(t *testing.T) {
+	tests := []struct {
+		name      string
+		err       error
+		wantLevel string
+		wantError bool
+	}{
+		{"repeating job", &schedule.RetryAfterError{After: time.Millisecond}, "DEBUG", false},
+		{"rate limited", &schedule.RetryAfterError{After: time.Millisecond, Err: errors.New("429 too many requests")}, "INFO", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := openBolt(t)
+			log, logs := testLogger()
+			calls := make(chan int, 10)
+			var n atomic.Int32
+			r := newRunner(t, b, []schedule.Queue{{Name: "tasks", Handler: func(context.Context, schedule.Job) error {
+				k := n.Add(1)
+				calls <- int(k)
+				if k == 1 {
+					return tc.err
+				}
+				return nil
+			}}}, schedule.WithPollInterval(5*time.Millisecond), schedule.WithLogger(log))
+			schedJob(t, b, schedule.Job{Queue: "tasks", ID: "sweep", Due: time.Now()})
+			start(t, r)
+			recv(t, calls, "first run")
+			recv(t, calls, "run after the postponement")
+			var line string
+			for l := range strings.Lines(logs.String()) {
+				if strings.Contains(l, `msg="job postponed"`) {
+					line = l
+				}
+			}
+			if line == "" {
+				t.Fatalf("no \"job postponed\" line in the log:\n%s", logs)
+			}
+			if got := strings.Contains(line, "level="+tc.wantLevel+" "); !got {
+				t.Errorf("Got(level in %q) = false, want level %s", line, tc.wantLevel)
+			}
+			if got := strings.Contains(line, "error="); got != tc.wantError {
+				t.Errorf("Got(error attribute in %q) = %v, want %v", line, got, tc.wantError)
+			}
+		})
+	}
+}

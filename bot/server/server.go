@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,8 @@ type Server struct {
 	srv   *http.Server
 	ready func(context.Context) error
 	log   *slog.Logger
+
+	notReady atomic.Bool // last readiness seen, to log changes only
 }
 
 // New builds a server. ready reports whether the service can take traffic
@@ -50,13 +53,21 @@ func New(addr string, gatherer prometheus.Gatherer, ready func(context.Context) 
 // Handle mounts a handler on the server's mux (Go 1.22 patterns).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
+// readyz answers 503 while the state store does not answer. The cause goes
+// to the log, once per change, not to whoever probes (the port also serves
+// public webhooks).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
-		s.log.Warn("not ready", slog.Any("error", err))
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+		if !s.notReady.Swap(true) {
+			s.log.Warn("not ready: the state store does not answer", slog.Any("error", err))
+		}
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 		return
+	}
+	if s.notReady.Swap(false) {
+		s.log.Info("ready again: the state store answers")
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

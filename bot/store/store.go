@@ -48,7 +48,7 @@ type Lease struct {
 	Expires time.Time
 }
 
-// Write is what a turn commits. A nil Session deletes the session; a nil
+// Write is what a turn commits. An empty Session deletes the session; a nil
 // Profile leaves the stored profile as it is.
 type Write struct {
 	Session    []byte

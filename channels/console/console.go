@@ -63,7 +63,7 @@ type Options struct {
 	Lang string // "it", "en" or "" (detect)
 	JSON bool
 	// AttachmentDir is where interactive mode saves attachments (default:
-	// a "sportello-chat" folder in the temporary directory).
+	// a new private folder in the temporary directory, made on first use).
 	AttachmentDir string
 }
 
@@ -72,9 +72,7 @@ func New(h Handler, in io.Reader, out io.Writer, o Options) *Console {
 	if o.User == "" {
 		o.User = "console"
 	}
-	if o.AttachmentDir == "" {
-		o.AttachmentDir = filepath.Join(os.TempDir(), "sportello-chat")
-	}
+
 	return &Console{h: h, user: o.User, lang: o.Lang, json: o.JSON, in: in, out: out, attach: o.AttachmentDir}
 }
 
@@ -84,7 +82,10 @@ func (c *Console) Conversation() bot.Conversation {
 }
 
 // Run reads lines until end of input or ctx is cancelled. It returns nil at
-// end of input.
+// end of input. When ctx is cancelled first, the goroutine reading the input
+// stays blocked in Read until the input is closed (at process exit for the
+// terminal): an io.Reader cannot be interrupted, so callers that pass a pipe
+// close it.
 func (c *Console) Run(ctx context.Context) error {
 	lines := make(chan string)
 	readErr := make(chan error, 1)
@@ -174,7 +175,9 @@ func (c *Console) interactiveInput(line string) bot.Inbound {
 
 func (c *Console) turn(ctx context.Context, in bot.Inbound) {
 	in.Conv = c.Conversation()
-	in.Lang = c.lang
+	// --lang is a choice made once, at the start: later the citizen may
+	// switch like anyone else ("italiano", /lingua).
+	in.Lang, c.lang = c.lang, ""
 	replies, err := c.h.Handle(ctx, in)
 	if c.json {
 		out := output{Replies: wire(replies)}
@@ -184,7 +187,7 @@ func (c *Console) turn(ctx context.Context, in bot.Inbound) {
 		c.writeJSON(out)
 		return
 	}
-	c.render(replies)
+	c.render(replies, false)
 	if err != nil && len(replies) == 0 {
 		c.printf("(error: %v)\n", err)
 	}
@@ -296,14 +299,14 @@ func (c *Console) Push(_ context.Context, conv bot.Conversation, replies []bot.R
 		return nil
 	}
 	c.printf("\n")
-	c.render(replies)
+	c.render(replies, true)
 	c.prompt()
 	return nil
 }
 
 // render prints replies for a person: text, attachments saved to disk, and
 // the buttons numbered from 1 across the whole turn.
-func (c *Console) render(replies []bot.Reply) {
+func (c *Console) render(replies []bot.Reply, push bool) {
 	var b strings.Builder
 	var choices []bot.Button
 	for _, r := range replies {
@@ -322,7 +325,9 @@ func (c *Console) render(replies []bot.Reply) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(choices) > 0 {
+	// The numbers always mean the buttons on screen last: a turn without
+	// buttons clears them, so "2" is then just text.
+	if len(choices) > 0 || !push {
 		c.choices = choices
 	}
 	_, _ = io.WriteString(c.out, b.String())
@@ -337,7 +342,15 @@ func (c *Console) save(a bot.Attachment) string {
 	if name == "/" || name == "." {
 		name = "attachment"
 	}
-	if err := os.MkdirAll(c.attach, 0o700); err != nil {
+	if c.attach == "" {
+		// A fresh private folder: a shared, predictable one could be
+		// prepared by another user of the machine.
+		dir, err := os.MkdirTemp("", "sportello-chat-")
+		if err != nil {
+			return ""
+		}
+		c.attach = dir
+	} else if err := os.MkdirAll(c.attach, 0o700); err != nil {
 		return ""
 	}
 	path := filepath.Join(c.attach, name)

@@ -140,6 +140,20 @@ func TestLangAndUserFlags(t *testing.T) {
 	}
 }
 
+func TestLangFlagDoesNotUndoASwitch(t *testing.T) {
+	e, cat := engine(t)
+	var out strings.Builder
+	c := console.New(e, strings.NewReader("ciao\nitaliano\nmenu\n"), &out, console.Options{JSON: true, Lang: "en"})
+	if err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	want, _ := json.Marshal(cat.Text("it", "menu.prompt", nil))
+	if len(lines) != 3 || !strings.Contains(lines[2], strings.Trim(string(want), `"`)) {
+		t.Errorf("after --lang en and \"italiano\", \"menu\" = %s, want the Italian menu", lines[len(lines)-1])
+	}
+}
+
 func TestPushLines(t *testing.T) {
 	e, _ := engine(t)
 	pr, pw := io.Pipe()

@@ -151,8 +151,54 @@ func TestAttachmentSentAsDocument(t *testing.T) {
 	if doc == nil || doc.Name != "appuntamento.ics" || !bytes.Equal(doc.Data, []byte("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")) {
 		t.Fatalf("Got(document) = %+v, want appuntamento.ics with its bytes", doc)
 	}
+	// Telegram names the type from the extension: the citizen's phone
+	// offers to open the file with the calendar.
+	if doc.MimeType != "text/calendar" {
+		t.Errorf("Got(document mime_type) = %q, want text/calendar", doc.MimeType)
+	}
 	if msgs[1].Text != "ecco il file" {
 		t.Errorf("Got(text before the document) = %q, want %q", msgs[1].Text, "ecco il file")
+	}
+}
+
+// TestLongConfirmationWithFile: a confirmation longer than a message is
+// split at line breaks, nothing lost; its buttons are under the last piece
+// and its calendar file comes after it; the pressed piece is marked.
+func TestLongConfirmationWithFile(t *testing.T) {
+	r := newRig(t, "bolt")
+	r.fake.Text(citizen, "booked")
+	msgs := r.waitBot(citizen.ID, 4) // greeting + two pieces + the file
+	got := msgs[1:]
+	if len(got) != 3 || got[2].Document == nil {
+		t.Fatalf("Got(messages) = %s, want two pieces and the file", texts(got))
+	}
+	var joined []string
+	for i, m := range got[:2] {
+		if n := chars(m.Text); n > MaxMessageChars {
+			t.Errorf("Got(piece %d length) = %d, want <= %d", i, n, MaxMessageChars)
+		}
+		if i > 0 && !strings.HasPrefix(m.Text, "• documento") {
+			t.Errorf("Got(piece %d) starts %q, want it to start at a line", i, m.Text[:20])
+		}
+		if hasButtons := len(m.Keyboard) > 0; hasButtons != (i == 1) {
+			t.Errorf("Got(piece %d has buttons) = %v, want buttons only under the last piece", i, hasButtons)
+		}
+		joined = append(joined, m.Text)
+	}
+	if text := strings.Join(joined, "\n"); strings.Count(text, "• documento") != 60 || !strings.HasPrefix(text, "Fatto!") || !strings.HasSuffix(text, "Conserva il codice.") {
+		t.Errorf("Got(pieces) = %q, want the whole confirmation", text)
+	}
+	doc := got[2].Document
+	if doc.Name != "appuntamento-CIE-K7F3QX.ics" || doc.MimeType != "text/calendar" || len(got[2].Keyboard) != 0 {
+		t.Errorf("Got(file) = %s (%s) keyboard=%v, want the calendar file without buttons", doc.Name, doc.MimeType, got[2].Keyboard)
+	}
+	if _, err := r.fake.Press(citizen, got[1].ID, "ans:keep"); err != nil {
+		t.Fatal(err)
+	}
+	r.waitCalls("the pressed piece edited", func(c []fakeapi.Call) bool { return countOK(c, "editMessageText") == 1 })
+	edited := r.fake.Messages(citizen.ID)[got[1].ID-1]
+	if len(edited.Keyboard) != 0 || !strings.HasSuffix(edited.Text, "Conserva il codice.\n\n✓ Va bene") {
+		t.Errorf("Got(pressed piece) = %q keyboard=%v, want the choice marked and no buttons", edited.Text, edited.Keyboard)
 	}
 }
 

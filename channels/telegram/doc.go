@@ -2,11 +2,15 @@
 // github.com/go-telegram/bot. It turns Telegram updates into bot.Inbound
 // messages for the engine and renders the engine's replies: text as HTML
 // (every <, > and & escaped; replies are plain text), cut at paragraph
-// boundaries to Telegram's 4,096 characters; buttons as inline keyboards
-// whose callback_data is the button id; attachments (the booking's .ics) as
-// documents. Every pressed button's callback is answered, and the message it
-// was on is edited: its keyboard removed and the choice written under it, so
-// a stale button cannot be pressed twice.
+// boundaries to Telegram's 4,096 characters (at a line break rather than
+// leave a stub before an early paragraph break), with the buttons under the
+// last piece; buttons as inline keyboards whose callback_data is the button
+// id; attachments (the booking's .ics) as documents after their reply's
+// text, under the attachment's file name, whose extension is what Telegram
+// derives the type from (text/calendar for .ics; the multipart part's own
+// Content-Type is not used). Every pressed button's callback is answered,
+// and the message it was on is edited: its keyboard removed and the choice
+// written under it, so a stale button cannot be pressed twice.
 //
 // # Conversations
 //

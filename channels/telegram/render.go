@@ -46,9 +46,12 @@ func chars(s string) int {
 	return n
 }
 
-// splitText cuts plain text into pieces of at most max characters, at the
-// last paragraph break that fits, else the last line break, else the last
-// space, else anywhere between runes. Pieces are trimmed; none is empty.
+// splitText cuts plain text into pieces of at most max characters. Each cut
+// is at the last paragraph break that fits, else the last line break, else
+// the last space, considering only breaks in the second half of the piece
+// (so that an early paragraph break does not leave a stub of a message and
+// send one message more); when there is none there, at the strongest break
+// that fits anywhere, else between runes. Pieces are trimmed; none is empty.
 func splitText(text string, max int) []string {
 	text = strings.TrimSpace(text)
 	var parts []string
@@ -59,11 +62,16 @@ func splitText(text string, max int) []string {
 		}
 		end := prefixBytes(text, max) // longest prefix within max chars
 		cut := -1
-		for _, sep := range []string{"\n\n", "\n", " "} {
-			// A separator may start right at the limit.
-			window := text[:min(len(text), end+len(sep))]
-			if i := strings.LastIndex(window, sep); i > 0 && i <= end {
-				cut = i
+		for _, half := range []bool{true, false} {
+			for _, sep := range []string{"\n\n", "\n", " "} {
+				// A separator may start right at the limit.
+				window := text[:min(len(text), end+len(sep))]
+				if i := strings.LastIndex(window, sep); i > 0 && i <= end && (!half || 2*i >= end) {
+					cut = i
+					break
+				}
+			}
+			if cut > 0 {
 				break
 			}
 		}

@@ -34,6 +34,9 @@ func TestSplitText(t *testing.T) {
 	}{
 		{"fits", "hello", 10, []string{"hello"}},
 		{"paragraphs", "aaaa\n\nbbbb\n\ncccc", 10, []string{"aaaa\n\nbbbb", "cccc"}},
+		{"early paragraph: a full line instead", "ab\n\ncccc\ndddd\neeee", 12, []string{"ab\n\ncccc", "dddd\neeee"}},
+		{"early paragraph: no stub", "Code: X\n\nbring:\n1 a\n2 b\n3 c\n\nkeep it", 20, []string{"Code: X\n\nbring:\n1 a", "2 b\n3 c\n\nkeep it"}},
+		{"early paragraph rather than a hard cut", "ab\n\n" + p("c", 20), 12, []string{"ab", "cccccccccccc", "cccccccc"}},
 		{"lines", "aaaa\nbbbb\ncccc", 10, []string{"aaaa\nbbbb", "cccc"}},
 		{"words", "aaa bbb ccc ddd", 8, []string{"aaa bbb", "ccc ddd"}},
 		{"hard cut", p("a", 12), 5, []string{"aaaaa", "aaaaa", "aa"}},

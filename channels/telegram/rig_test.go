@@ -77,6 +77,17 @@ func (a answers) Start(_ context.Context, t *bot.Turn, arg string) error {
 	case "long":
 		para := strings.Repeat("parola ", 500) // 3500 chars
 		t.Say(strings.Join([]string{"Uno: " + para, "Due: " + para, "Tre: " + para}, "\n\n"), bot.Button{ID: "cmd:menu", Label: "Menu"})
+	case "booked":
+		// A booking confirmation too long for one message: a head, a
+		// list of lines longer than a message on its own, a tail; its
+		// buttons and its calendar file.
+		var items []string
+		for i := range 60 {
+			items = append(items, fmt.Sprintf("• documento %02d: %s", i, strings.Repeat("dettaglio ", 8)))
+		}
+		t.Say("Fatto! Codice di prenotazione: K7F3QX\n\nCosa portare:\n"+strings.Join(items, "\n")+"\n\nConserva il codice.",
+			bot.Button{ID: "ans:keep", Label: "Va bene"}, bot.Button{ID: "ans:cancel", Label: "Annulla"})
+		t.Attach(bot.Attachment{Name: "appuntamento-CIE-K7F3QX.ics", ContentType: "text/calendar; charset=utf-8", Data: []byte("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")})
 	case "ics":
 		t.Say("ecco il file")
 		t.Attach(bot.Attachment{Name: "appuntamento.ics", ContentType: "text/calendar", Data: []byte("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")})
@@ -99,7 +110,7 @@ func (answers) Prompt(context.Context, *bot.Turn) error   { return nil }
 type words struct{}
 
 func (words) Understand(_, text string) []bot.Match {
-	for _, w := range []string{"long", "ics", "slow", "who", "markup"} {
+	for _, w := range []string{"long", "booked", "ics", "slow", "who", "markup"} {
 		if strings.Contains(strings.ToLower(text), w) {
 			return []bot.Match{{Dialog: "ans", Arg: w, Label: w, Score: 0.9}}
 		}

@@ -165,7 +165,7 @@ func (d *Dialog) Continue(ctx context.Context, t *bot.Turn) error {
 			t.SayT("expiry.error.issue_future", nil)
 			return d.Prompt(ctx, t)
 		case date.Before(birth):
-			t.SayT("expiry.error.issue_before_birth", map[string]any{"Birth": t.Date(birth)})
+			t.SayT("expiry.error.issue_before_birth", map[string]any{"Birth": t.Catalog().PlainDate(t.Lang, birth)})
 			return d.Prompt(ctx, t)
 		}
 		d.answer(t, birth, date)
@@ -201,8 +201,18 @@ func (d *Dialog) sayParseError(t *bot.Turn, pe *ParseError) {
 // answer works out the expiry from the dates of birth and issue.
 func (d *Dialog) answer(t *bot.Turn, birth, issue time.Time) {
 	exp, v := Expiry(birth, issue)
-	rule := map[Validity]string{Under3: "expiry.rule.under3", Minor: "expiry.rule.minor", Adult: "expiry.rule.adult"}[v]
-	d.result(t, exp, t.T(rule, map[string]any{"Issue": t.Date(issue)}))
+	rule := "expiry.rule.adult"
+	switch {
+	case v == Under3:
+		rule = "expiry.rule.under3"
+	case v == Minor:
+		rule = "expiry.rule.minor"
+	case !Capped(birth, issue):
+		rule = "expiry.rule.adult_before_cap"
+	}
+	cat := t.Catalog()
+	d.result(t, exp, t.T(rule, map[string]any{
+		"Issue": cat.DatePhrase(t.Lang, locale.On, issue), "CapFrom": cat.PlainDate(t.Lang, CapFrom())}))
 }
 
 // answerExpiry works from the expiry date printed on the card.
@@ -213,17 +223,23 @@ func (d *Dialog) answerExpiry(t *bot.Turn, exp time.Time) {
 func (d *Dialog) result(t *bot.Turn, exp time.Time, rule string) {
 	today := d.today(t)
 	from := RenewFrom(exp, d.cfg.RenewalDays)
+	cat := t.Catalog()
 	data := map[string]any{
-		"Expiry": t.Date(exp), "RenewFrom": t.Date(from), "RenewalDays": d.cfg.RenewalDays, "Rule": rule,
+		"Expiry":      cat.DatePhrase(t.Lang, locale.On, exp),
+		"RenewFrom":   cat.DatePhrase(t.Lang, locale.From, from),
+		"RenewSince":  cat.DatePhrase(t.Lang, locale.Since, from),
+		"RenewalDays": d.cfg.RenewalDays,
+		"Rule":        rule,
 	}
-	status := "expiry.status.later"
+	status, headline := "expiry.status.later", "expiry.expires"
 	switch {
 	case exp.Before(today):
-		status = "expiry.status.expired"
+		status, headline = "expiry.status.expired", "expiry.expired_on"
 	case !from.After(today):
 		status = "expiry.status.open"
 	}
 	data["Status"] = t.T(status, data)
+	data["Headline"] = t.T(headline, data)
 	id := "expiry.result"
 	if rule == "" {
 		id = "expiry.result_printed"
@@ -235,7 +251,7 @@ func (d *Dialog) result(t *bot.Turn, exp time.Time, rule string) {
 }
 
 func (d *Dialog) facts(t *bot.Turn) map[string]any {
-	return map[string]any{"RenewalDays": d.cfg.RenewalDays, "PaperDate": t.Date(d.cfg.PaperInvalidFrom)}
+	return map[string]any{"RenewalDays": d.cfg.RenewalDays, "PaperSince": t.Catalog().DatePhrase(t.Lang, locale.Since, d.cfg.PaperInvalidFrom)}
 }
 
 // today is the calendar day in the Comune, as midnight UTC like parsed

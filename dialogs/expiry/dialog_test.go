@@ -134,8 +134,9 @@ func date(s string) time.Time {
 // result is the expected answer for expiry exp and first renewal day from,
 // written the way lang writes dates.
 func (h *harness) result(lang, exp, from, status string) []string {
-	e, f := h.cat.Date(lang, date(exp)), h.cat.Date(lang, date(from))
-	return []string{e, h.cat.Text(lang, "expiry.status."+status, map[string]any{"RenewFrom": f, "RenewalDays": 180})}
+	e := h.cat.DatePhrase(lang, locale.On, date(exp))
+	f, s := h.cat.DatePhrase(lang, locale.From, date(from)), h.cat.DatePhrase(lang, locale.Since, date(from))
+	return []string{e, h.cat.Text(lang, "expiry.status."+status, map[string]any{"RenewFrom": f, "RenewSince": s, "RenewalDays": 180})}
 }
 
 func TestCalculatorInItalian(t *testing.T) {
@@ -143,17 +144,22 @@ func TestCalculatorInItalian(t *testing.T) {
 	h.begin("it")
 	r := h.text("quando scade la mia carta d'identità?")
 	contains(t, r, h.cat.Text("it", "expiry.ask_birth", nil))
-	contains(t, r, "lunedì 3 agosto 2026") // paper cards are no longer valid
+	contains(t, r, "non sono più valide dal 3 agosto 2026") // paper cards
 	r = h.text("12 marzo 1980")
 	contains(t, r, h.cat.Text("it", "expiry.ask_issue", nil))
-	r = h.text("05/05/2019")
-	// Adult: 10 years from 5 May 2019 end on 5 May 2029; the last birthday
-	// before is 12 March 2029. Renewal from 180 days before.
-	for _, w := range h.result("it", "2029-03-12", "2028-09-13", "later") {
+	r = h.text("05/05/2022")
+	// Adult: 10 years from 5 May 2022 end on 5 May 2032; the last birthday
+	// on or before is 12 March 2032. Renewal from 180 days before.
+	for _, w := range h.result("it", "2032-03-12", "2031-09-14", "later") {
 		contains(t, r, w)
 	}
-	contains(t, r, "lunedì 12 marzo 2029")
-	contains(t, r, "ultimo compleanno prima dei 10 anni")
+	contains(t, r, "La tua carta scade il 12 marzo 2032.")
+	contains(t, r, "rilasciata il 5 maggio 2022 a un adulto")
+	contains(t, r, "Potrai chiedere il rinnovo dal 14 settembre 2031")
+	// Cards with another validity: the printed date counts.
+	contains(t, r, "12 mesi se non è stato possibile prendere le impronte")
+	contains(t, r, "3 anni per chi ha la protezione internazionale")
+	contains(t, r, "ultimo compleanno entro i 10 anni")
 	hasButton(t, r, "menu:book")
 	hasButton(t, r, "menu:reminders")
 	// The flow is over and its dates are gone.
@@ -167,6 +173,48 @@ func TestCalculatorInItalian(t *testing.T) {
 	}
 }
 
+// TestAdultCardBeforeTheCap: an adult card issued before 2 August 2021
+// expires on the first birthday after the 10 years.
+func TestAdultCardBeforeTheCap(t *testing.T) {
+	for _, tc := range []struct{ lang, birth, issue, rule string }{
+		{"it", "12/03/1980", "05/05/2019", "primo compleanno dopo i 10 anni"},
+		{"en", "12/03/1980", "05/05/2019", "first birthday after the 10 years"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			h := newHarness(t)
+			h.begin(tc.lang)
+			h.press("go:expiry:")
+			h.text(tc.birth)
+			r := h.text(tc.issue)
+			// 10 years from 5 May 2019 end on 5 May 2029; the next birthday
+			// is 12 March 2030.
+			for _, w := range h.result(tc.lang, "2030-03-12", "2029-09-13", "later") {
+				contains(t, r, w)
+			}
+			contains(t, r, tc.rule)
+			contains(t, r, h.cat.PlainDate(tc.lang, date("2021-08-02")))
+		})
+	}
+}
+
+// TestExpiredCardIsInThePast: a card that has expired "expired", it does
+// not "expire".
+func TestExpiredCardIsInThePast(t *testing.T) {
+	for _, tc := range []struct{ lang, want string }{
+		{"it", "La tua carta è scaduta l'8 marzo 2025."},
+		{"en", "Your card expired on 8 March 2025."},
+	} {
+		h := newHarness(t)
+		h.begin(tc.lang)
+		// An adult card issued on 8 March 2015, before the cap: 10 years,
+		// to the birthday on 8 March 2025.
+		r := h.text(map[string]string{"it": "sono nato l'8/3/1970, la carta è del 8/3/2015: quando scade?",
+			"en": "I was born on 8/3/1970 and my card was issued on 8/3/2015, when does it expire?"}[tc.lang])
+		contains(t, r, tc.want)
+		contains(t, r, h.cat.Text(tc.lang, "expiry.status.expired", nil))
+	}
+}
+
 func TestCalculatorInEnglish(t *testing.T) {
 	h := newHarness(t)
 	h.begin("en")
@@ -176,7 +224,8 @@ func TestCalculatorInEnglish(t *testing.T) {
 	for _, w := range h.result("en", "2036-03-12", "2035-09-14", "later") {
 		contains(t, r, w)
 	}
-	contains(t, r, "Wednesday 12 March 2036")
+	contains(t, r, "Your card expires on 12 March 2036.")
+	contains(t, r, "You can apply for renewal from 14 September 2035")
 }
 
 func TestCalculatorForMinors(t *testing.T) {
@@ -188,7 +237,7 @@ func TestCalculatorForMinors(t *testing.T) {
 	for _, w := range h.result("it", "2032-05-10", "2031-11-12", "later") {
 		contains(t, r, w)
 	}
-	contains(t, r, h.cat.Text("it", "expiry.rule.minor", map[string]any{"Issue": h.cat.Date("it", date("2026-11-26"))}))
+	contains(t, r, h.cat.Text("it", "expiry.rule.minor", map[string]any{"Issue": "il 26 novembre 2026"}))
 }
 
 func TestWrongDatesAreExplainedAndAskedAgain(t *testing.T) {
@@ -197,7 +246,7 @@ func TestWrongDatesAreExplainedAndAskedAgain(t *testing.T) {
 		step, in string
 		want     string
 	}{
-		{"birth", "31/02/1980", "febbraio 1980 ha 29 giorni"},
+		{"birth", "31/02/1980", "Controlla il giorno: febbraio 1980 ha 29 giorni."},
 		{"birth", "12/13/1980", "expiry.error.month"},
 		{"birth", "marzo 1980", "expiry.error.incomplete"},
 		{"birth", "12/03/2030", "expiry.error.birth_future"},
@@ -225,7 +274,7 @@ func TestWrongDatesAreExplainedAndAskedAgain(t *testing.T) {
 			r := h.text(tc.in)
 			want := tc.want
 			if strings.HasPrefix(want, "expiry.") {
-				want = h.cat.Text("it", want, map[string]any{"Max": 120, "Birth": h.cat.Date("it", date("1980-03-12"))})
+				want = h.cat.Text("it", want, map[string]any{"Max": 120, "Birth": "12 marzo 1980"})
 			}
 			contains(t, r, want)
 			contains(t, r, h.cat.Text("it", ask, nil))
@@ -234,10 +283,10 @@ func TestWrongDatesAreExplainedAndAskedAgain(t *testing.T) {
 }
 
 func TestPrintedExpiryDate(t *testing.T) {
-	tests := []struct{ in, exp, from, status string }{
-		{"12/03/2027", "2027-03-12", "2026-09-13", "open"},
-		{"12 marzo 2031", "2031-03-12", "2030-09-13", "later"},
-		{"10/10/25", "2025-10-10", "2025-04-13", "expired"},
+	tests := []struct{ in, exp, from, status, headline string }{
+		{"12/03/2027", "2027-03-12", "2026-09-13", "open", "La tua carta scade il 12 marzo 2027."},
+		{"12 marzo 2031", "2031-03-12", "2030-09-13", "later", "La tua carta scade il 12 marzo 2031."},
+		{"10/10/25", "2025-10-10", "2025-04-13", "expired", "La tua carta è scaduta il 10 ottobre 2025."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
@@ -249,6 +298,7 @@ func TestPrintedExpiryDate(t *testing.T) {
 			for _, w := range h.result("it", tc.exp, tc.from, tc.status) {
 				contains(t, r, w)
 			}
+			contains(t, r, tc.headline)
 		})
 	}
 }
@@ -257,7 +307,7 @@ func TestDatesInTheQuestionAreUsedAtOnce(t *testing.T) {
 	h := newHarness(t)
 	h.begin("it")
 	r := h.text("sono nato il 12/3/1980 e la carta è del 5/5/2019, quando scade?")
-	for _, w := range h.result("it", "2029-03-12", "2028-09-13", "later") {
+	for _, w := range h.result("it", "2030-03-12", "2029-09-13", "later") {
 		contains(t, r, w)
 	}
 	r = h.text("la mia carta scade il 12/03/2027, quando posso rinnovarla?")
@@ -283,7 +333,7 @@ func TestNoPersonalDatesInGroups(t *testing.T) {
 	h.group = true
 	h.begin("it")
 	r := h.text("quando scade la mia carta?")
-	contains(t, r, h.cat.Text("it", "expiry.group", map[string]any{"RenewalDays": 180, "PaperDate": h.cat.Date("it", date("2026-08-03"))}))
+	contains(t, r, h.cat.Text("it", "expiry.group", map[string]any{"RenewalDays": 180, "PaperSince": "dal 3 agosto 2026"}))
 	hasButton(t, r, "faq:validity")
 	if strings.Contains(all(h.text("12/03/1980")), h.cat.Text("it", "expiry.ask_issue", nil)) {
 		t.Error("Got(a date of birth in a group) = taken, want no flow")

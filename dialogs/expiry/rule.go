@@ -34,19 +34,30 @@ func ValidityAt(birth, issue time.Time) Validity {
 	}
 }
 
+// CapFrom is the day Reg. (EU) 2019/1157 started to apply (art. 16): an
+// adult card issued from this day on is valid for at most 10 years.
+func CapFrom() time.Time { return time.Date(2021, time.August, 2, 0, 0, 0, 0, time.UTC) }
+
+// Capped reports whether a card issued on issue to someone born on birth is
+// under the 10-year cap: an adult's card issued from CapFrom on.
+func Capped(birth, issue time.Time) bool {
+	return ValidityAt(birth, issue) == Adult && !civil(issue).Before(CapFrom())
+}
+
 // Expiry returns the expiry date of a card issued on issue to someone born
 // on birth. The card expires on the holder's birthday (art. 7 DL 5/2012):
-// for minors the first birthday on or after the end of the 3 or 5 year
-// term; for adults the last birthday on or before the end of the 10 years,
-// since Reg. (EU) 2019/1157 art. 4 caps validity at 10 years. A birthday on
-// 29 February falls on 28 February in other years. Dates are calendar days;
-// the time of day is ignored.
+// the first birthday on or after the end of the 3, 5 or 10 year term. An
+// adult card issued from CapFrom on expires instead on the last birthday on
+// or before the end of the 10 years, since Reg. (EU) 2019/1157 art. 4 caps
+// validity at 10 years: it never lasts longer. A birthday on 29 February
+// falls on 28 February in other years. Dates are calendar days; the time of
+// day is ignored.
 func Expiry(birth, issue time.Time) (time.Time, Validity) {
 	birth, issue = civil(birth), civil(issue)
 	v := ValidityAt(birth, issue)
 	term := AddYears(issue, v.Years())
 	b := Birthday(birth, term.Year())
-	if v == Adult {
+	if Capped(birth, issue) {
 		if b.After(term) {
 			b = Birthday(birth, term.Year()-1)
 		}

@@ -14,9 +14,11 @@ func day(s string) time.Time {
 }
 
 // TestExpiry applies the rules of cie.md: validity by age at issue (under 3:
-// 3 years, 3 to 18: 5 years, adults: 10 years); minors expire on the first
-// birthday after the term, adults on the last birthday before the 10 years
-// (Reg. (EU) 2019/1157 caps validity at 10 years).
+// 3 years, 3 to 18: 5 years, adults: 10 years). The card expires on a
+// birthday (DL 5/2012 art. 7): minors on the first birthday on or after the
+// term; adults likewise if the card was issued before 2 August 2021, and on
+// the last birthday on or before the 10 years if it was issued from that
+// day, when Reg. (EU) 2019/1157 started to cap validity at 10 years.
 func TestExpiry(t *testing.T) {
 	tests := []struct {
 		name         string
@@ -47,6 +49,22 @@ func TestExpiry(t *testing.T) {
 		{"baby born 29 Feb: first birthday after the term", "2024-02-29", "2026-03-01", "2030-02-28", Under3},
 		{"18 on 28 Feb for a 29 Feb birthday; 29 Feb 2036 is after the term", "2008-02-29", "2026-02-28", "2035-02-28", Adult},
 		{"issued on 29 Feb", "1990-05-05", "2024-02-29", "2033-05-05", Adult},
+		// Adult cards issued before 2 August 2021: the first birthday on or
+		// after the 10 years.
+		{"adult issued the day before the cap applies", "1980-11-27", "2021-08-01", "2031-11-27", Adult},
+		{"adult issued the day the cap applies", "1980-11-27", "2021-08-02", "2030-11-27", Adult},
+		{"adult issued the day before the cap, birthday on the term", "1980-08-01", "2021-08-01", "2031-08-01", Adult},
+		{"adult issued the day the cap applies, birthday the day before", "1980-08-01", "2021-08-02", "2031-08-01", Adult},
+		{"adult before the cap, birthday earlier in the year", "1980-03-12", "2019-05-05", "2030-03-12", Adult},
+		{"adult before the cap, issued on the birthday: exactly 10 years", "1971-06-15", "2016-06-15", "2026-06-15", Adult},
+		{"adult before the cap, issued the day after the birthday", "1971-06-14", "2016-06-15", "2027-06-14", Adult},
+		{"adult before the cap, issued the day before the birthday", "1971-06-16", "2016-06-15", "2026-06-16", Adult},
+		{"adult born 29 Feb before the cap, term in a common year", "1988-02-29", "2019-03-01", "2030-02-28", Adult},
+		{"adult born 29 Feb before the cap, expiry in a leap year", "1988-02-29", "2017-12-01", "2028-02-29", Adult},
+		{"adult born 29 Feb before the cap, issued on 28 Feb of a common year", "2000-02-29", "2021-02-28", "2031-02-28", Adult},
+		{"adult before the cap, issued on 29 Feb", "1990-03-01", "2020-02-29", "2030-03-01", Adult},
+		{"18th birthday the day before the cap", "2003-08-01", "2021-08-01", "2031-08-01", Adult},
+		{"minor before the cap: same rule as now", "2010-05-10", "2019-01-10", "2024-05-10", Minor},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,15 +73,32 @@ func TestExpiry(t *testing.T) {
 				t.Errorf("Got(Expiry(%s, %s)) = %s, %d years, want %s, %d years",
 					tc.birth, tc.issue, got.Format(time.DateOnly), v.Years(), tc.want, tc.validity.Years())
 			}
-			// Whatever the case, never more than 10 years and never on
-			// another day than the birthday.
-			if got.After(AddYears(day(tc.issue), 10)) {
+			// Whatever the case, never on another day than the birthday,
+			// and never more than 10 years under the cap.
+			if Capped(day(tc.birth), day(tc.issue)) && got.After(AddYears(day(tc.issue), 10)) {
 				t.Errorf("Got(Expiry(%s, %s)) = %s, more than 10 years", tc.birth, tc.issue, got.Format(time.DateOnly))
 			}
 			if b := Birthday(day(tc.birth), got.Year()); !b.Equal(got) {
 				t.Errorf("Got(Expiry(%s, %s)) = %s, not a birthday (%s)", tc.birth, tc.issue, got.Format(time.DateOnly), b.Format(time.DateOnly))
 			}
 		})
+	}
+}
+
+func TestCapped(t *testing.T) {
+	tests := []struct {
+		birth, issue string
+		want         bool
+	}{
+		{"1980-03-12", "2021-08-01", false},
+		{"1980-03-12", "2021-08-02", true},
+		{"2010-03-12", "2026-11-26", false}, // a minor: no cap
+		{"2003-08-02", "2021-08-02", true},  // 18 on the day the cap applies
+	}
+	for _, tc := range tests {
+		if got := Capped(day(tc.birth), day(tc.issue)); got != tc.want {
+			t.Errorf("Got(Capped(%s, %s)) = %v, want %v", tc.birth, tc.issue, got, tc.want)
+		}
 	}
 }
 
@@ -104,6 +139,8 @@ func FuzzExpiry(f *testing.F) {
 	f.Add(int64(0), int64(365*40))
 	f.Add(int64(11016), int64(20688)) // 2000-02-29, 2026-08-23
 	f.Add(int64(-3000), int64(9000))
+	f.Add(int64(3865), int64(14975)) // 1980-08-01, 2021-08-01: the day before the cap applies
+	f.Add(int64(3865), int64(14976)) // 1980-08-01, 2021-08-02: the day it applies
 	f.Fuzz(func(t *testing.T, b, i int64) {
 		birth := time.Unix(0, 0).UTC().AddDate(0, 0, int(b%80000))
 		issue := birth.AddDate(0, 0, int(abs(i)%(120*366)))
@@ -112,11 +149,15 @@ func FuzzExpiry(f *testing.F) {
 		if exp.After(term.AddDate(1, 0, 0)) || exp.Before(term.AddDate(-1, 0, 0)) {
 			t.Fatalf("Expiry(%s, %s) = %s, more than a year from the term %s", birth, issue, exp, term)
 		}
-		if v == Adult && exp.After(term) {
+		capped := Capped(birth, issue)
+		if capped != (v == Adult && !issue.Before(CapFrom())) {
+			t.Fatalf("Capped(%s, %s) = %v for %d years", birth, issue, capped, v.Years())
+		}
+		if capped && exp.After(term) {
 			t.Fatalf("adult Expiry(%s, %s) = %s after the 10 year term %s", birth, issue, exp, term)
 		}
-		if v != Adult && exp.Before(term) {
-			t.Fatalf("minor Expiry(%s, %s) = %s before the term %s", birth, issue, exp, term)
+		if !capped && exp.Before(term) {
+			t.Fatalf("Expiry(%s, %s) = %s before the term %s", birth, issue, exp, term)
 		}
 		if !Birthday(birth, exp.Year()).Equal(exp) {
 			t.Fatalf("Expiry(%s, %s) = %s is not a birthday", birth, issue, exp)

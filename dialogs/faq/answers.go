@@ -9,6 +9,8 @@ import (
 
 	"sportello/bot"
 	"sportello/bot/comune"
+	"sportello/bot/locale"
+	"sportello/dialogs/expiry"
 )
 
 // upcomingDays is how far ahead the office list shows closures and
@@ -41,9 +43,10 @@ func (d *Dialog) data(t *bot.Turn, topic *Topic) map[string]any {
 		"FeeDuplicate":      money(string(c.Fees.CIEDuplicate)),
 		"StateFee":          money(f.StateFee),
 		"RenewalDays":       f.RenewalDays,
-		"PaperDate":         t.Date(f.PaperInvalidFrom),
+		"PaperSince":        t.Catalog().DatePhrase(t.Lang, locale.Since, f.PaperInvalidFrom),
+		"CapFrom":           t.Catalog().PlainDate(t.Lang, expiry.CapFrom()),
 		"DeliveryDays":      f.DeliveryWorkingDays,
-		"CollectDay":        f.CollectFromWorkingDay,
+		"CollectFrom":       t.Catalog().Ordinal(t.Lang, "faq.part.collect_from", f.CollectFromWorkingDay, nil),
 		"AppMin":            f.AppointmentMinutesMin,
 		"AppMax":            f.AppointmentMinutesMax,
 		"PINTries":          f.PINTries,
@@ -238,7 +241,8 @@ func (d *Dialog) walkIns(t *bot.Turn) string {
 }
 
 // walkIn says whether the topic's urgent case (theft, loss, ...) may come
-// without appointment, and where.
+// without appointment, and where. The sentence names the case, which may be
+// narrower than the topic: a minor's first card, not every minor's card.
 func (d *Dialog) walkIn(t *bot.Turn, walkIn string) string {
 	if walkIn == "" {
 		return ""
@@ -250,9 +254,9 @@ func (d *Dialog) walkIn(t *bot.Turn, walkIn string) string {
 		}
 	}
 	if len(where) == 0 {
-		return t.T("faq.part.case_by_appointment", nil)
+		return t.T("faq.part.by_appointment_for."+walkIn, nil)
 	}
-	return t.T("faq.part.case_walk_in", map[string]any{"Offices": t.Catalog().List(t.Lang, where)})
+	return t.T("faq.part.walk_in_for."+walkIn, map[string]any{"Offices": t.Catalog().List(t.Lang, where)})
 }
 
 func (d *Dialog) exceptions(t *bot.Turn) string {

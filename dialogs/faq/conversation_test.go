@@ -7,6 +7,7 @@ package faq_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -296,14 +297,25 @@ func TestAnswersCarryTheComuneValues(t *testing.T) {
 			"Step-free entrance from Via Garibaldi.", "24 June"}},
 		{"it", "urgent", []string{"Sede centrale, Via Larga 12: furto, smarrimento"}},
 		{"it", "docs_theft", []string{"senza appuntamento", "Sede centrale (Via Larga 12)", "27,37 €"}},
-		{"en", "docs_damaged", []string{"In this case you need an appointment"}}, // no office takes damaged cards without one
+		{"en", "docs_damaged", []string{"A damaged card needs an appointment too"}}, // no office takes damaged cards without one
 		{"it", "non_residents", []string{"richiedenti asilo domiciliati nel Comune", "nulla osta"}},
 		{"en", "non_residents", []string{"asylum seekers domiciled in the Comune", "nulla osta"}},
 		{"it", "contact", []string{"Telefono: 02 0000 0000", "Email: anagrafe@comune-di-esempio.example"}},
 		{"it", "book_how", []string{"fino a 60 giorni", "almeno 2 ore", "3 giorni prima ti chiederemo di confermare"}},
-		{"it", "paper_card", []string{"lunedì 3 agosto 2026"}},
-		{"en", "paper_card", []string{"Monday 3 August 2026"}},
+		{"it", "paper_card", []string{"non sono più valide dal 3 agosto 2026"}},
+		{"en", "paper_card", []string{"have not been valid since 3 August 2026"}},
+		{"it", "aire", []string{"non sono più valide dal 3 agosto 2026"}},
 		{"en", "renewal_when", []string{"180 days"}},
+		{"it", "validity", []string{"l'ultimo compleanno entro i 10 anni dal rilascio", "Le carte degli adulti rilasciate prima del 2 agosto 2021 scadono invece al primo compleanno dopo i 10 anni"}},
+		{"en", "validity", []string{"the last birthday within 10 years of issue", "Adult cards issued before 2 August 2021 expire instead on the first birthday after the 10 years"}},
+		{"it", "validity", []string{"protezione internazionale la carta vale 3 anni", "non è possibile prendere le impronte, vale 12 mesi"}},
+		{"en", "validity", []string{"holders of international protection the card is valid for 3 years", "fingerprints temporarily cannot be taken, it is valid for 12 months"}},
+		{"it", "foreigners", []string{"protezione internazionale", "vale 3 anni"}},
+		{"en", "foreigners", []string{"international protection", "valid for 3 years"}},
+		{"it", "fingerprints", []string{"la carta vale 12 mesi"}},
+		{"en", "fingerprints", []string{"the card is valid for 12 months"}},
+		{"it", "delivery", []string{"entro 6 giorni lavorativi", "dal 7° giorno lavorativo"}},
+		{"en", "delivery", []string{"within 6 working days", "from the 7th working day"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.lang+"/"+tc.topic, func(t *testing.T) {
@@ -313,6 +325,117 @@ func TestAnswersCarryTheComuneValues(t *testing.T) {
 				contains(t, r, w)
 			}
 		})
+	}
+}
+
+// TestWalkInNamesTheCase: a topic whose walk-in case is narrower than the
+// topic says which case may come without an appointment. Only a minor's
+// first card is a walk-in, not every minor's card; only a trip already
+// booked, with the ticket, not any trip.
+func TestWalkInNamesTheCase(t *testing.T) {
+	h := newHarness(t, nil)
+	tests := []struct {
+		lang, q string
+		want    []string
+		notWant string
+	}{
+		{"it", "mio figlio ha 10 anni, cosa serve per la carta?",
+			[]string{"Per la prima carta di un minore puoi venire anche senza appuntamento", "Sede centrale (Via Larga 12)", "Per rinnovare la carta di un minore serve l'appuntamento"},
+			"Per questo caso puoi venire"},
+		{"en", "my son is 10, what does he need for the id card?",
+			[]string{"For a minor's first card you can also come without an appointment", "Sede centrale (Via Larga 12)", "To renew a minor's card you need an appointment"},
+			"In this case you can also come"},
+		{"it", "parto la settimana prossima e la carta è scaduta",
+			[]string{"Se il viaggio è già prenotato, puoi venire anche senza appuntamento", "biglietto", "Sede centrale (Via Larga 12)"},
+			"Per questo caso puoi venire"},
+		{"en", "I'm leaving next week and my card has expired",
+			[]string{"If your trip is already booked, you can also come without an appointment", "ticket", "Sede centrale (Via Larga 12)"},
+			"In this case you can also come"},
+		{"it", "ho perso la carta d'identità",
+			[]string{"Dopo uno smarrimento puoi venire anche senza appuntamento", "Sede centrale (Via Larga 12)"}, ""},
+		{"en", "my card was stolen",
+			[]string{"After a theft you can also come without an appointment", "Sede centrale (Via Larga 12)"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.lang+"/"+tc.q, func(t *testing.T) {
+			u := h.start("walkin-"+tc.lang+"-"+tc.q, tc.lang)
+			r := h.text(u, tc.q)
+			for _, w := range tc.want {
+				contains(t, r, w)
+			}
+			if tc.notWant != "" && strings.Contains(all(r), tc.notWant) {
+				t.Errorf("Got(answer) = %q, want no walk-in sentence without its case", all(r))
+			}
+		})
+	}
+	// A Comune whose offices take no minors without appointment says so.
+	other := newHarness(t, otherComune(t, "allowed"))
+	u := other.start("walkin-none", "it")
+	contains(t, other.press(u, "faq:minors"), "Per la carta di un minore serve un appuntamento")
+}
+
+// TestEveryWalkInCaseHasItsSentence: each case of the Comune file can be
+// named in an answer, in both languages.
+func TestEveryWalkInCaseHasItsSentence(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, lang := range locale.Languages() {
+		for _, c := range comune.WalkInCases() {
+			for _, id := range []string{"faq.part.walk_in_for." + c, "faq.part.by_appointment_for." + c, "faq.walk_in_case." + c} {
+				if !h.cat.Has(lang, id) {
+					t.Errorf("Got(message %s in %s) = missing, want it", id, lang)
+				}
+			}
+		}
+	}
+}
+
+// TestComuneNameReadsWell: the Comune's name may be "Comune di Esempio" or
+// "Città di Torino", so no answer puts an article or a preposition right
+// before it ("Al Città di Torino", "l'Anagrafe di Comune di Esempio").
+func TestComuneNameReadsWell(t *testing.T) {
+	for _, name := range []string{"Comune di Esempio", "Città di Torino"} {
+		for _, policy := range []string{"allowed", "restricted", "not_allowed"} {
+			c := otherComune(t, policy)
+			c.Name = name
+			c.NonResidentExceptions = comune.Demo().NonResidentExceptions
+			h := newHarness(t, c)
+			before := regexp.MustCompile(`(?i)\b(il|lo|la|l'|al|allo|alla|del|dello|della|dal|nel|sul|col|di|a|da|in|per|the|of|at|from|to)\s+` + regexp.QuoteMeta(name))
+			for _, lang := range locale.Languages() {
+				u := h.start("name-"+lang, lang)
+				for _, topic := range h.k.Topics {
+					// The policy changes only the non-residents answer.
+					if topic.Action() || topic.ID == faq.OtherLanguage || (policy != "restricted" && topic.ID != "non_residents") {
+						continue
+					}
+					text := all(h.press(u, "faq:"+topic.ID))
+					if m := before.FindString(text); m != "" {
+						t.Errorf("%s %s/%s (%s): %q reads badly in\n%s", name, lang, topic.ID, policy, m, text)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestCollectDayIsAnOrdinal: the day the card may be collected is written
+// as each language writes ordinals, whatever the fact says.
+func TestCollectDayIsAnOrdinal(t *testing.T) {
+	h := newHarness(t, nil)
+	tests := []struct {
+		lang string
+		n    int
+		want string
+	}{
+		{"en", 1, "from the 1st working day"}, {"en", 2, "from the 2nd working day"},
+		{"en", 3, "from the 3rd working day"}, {"en", 11, "from the 11th working day"},
+		{"en", 22, "from the 22nd working day"},
+		{"it", 7, "dal 7° giorno lavorativo"}, {"it", 8, "dall'8° giorno lavorativo"},
+		{"it", 11, "dall'11° giorno lavorativo"},
+	}
+	for _, tc := range tests {
+		if got := h.cat.Ordinal(tc.lang, "faq.part.collect_from", tc.n, nil); got != tc.want {
+			t.Errorf("Got(collect_from %s %d) = %q, want %q", tc.lang, tc.n, got, tc.want)
+		}
 	}
 }
 
@@ -348,8 +471,8 @@ func TestTheSameBuildServesAnotherComune(t *testing.T) {
 		policy, topic, lang string
 		want, not           []string
 	}{
-		{"allowed", "non_residents", "it", []string{"Sì: il Comune di Cassina de' Pecchi rilascia", "nulla osta"}, nil},
-		{"not_allowed", "non_residents", "en", []string{"issues identity cards only to its own residents"}, nil},
+		{"allowed", "non_residents", "it", []string{"Sì: questo Comune rilascia la carta d'identità anche", "nulla osta"}, nil},
+		{"not_allowed", "non_residents", "en", []string{"This Comune issues identity cards only to its own residents"}, nil},
 		{"allowed", "cost", "it", []string{"22,50 €", "28,00 €", "5,71 €"}, []string{"22,21"}},
 		{"allowed", "urgent", "it", []string{"Nessuna sede riceve senza appuntamento", "Telefono: 02 9999 1111"}, []string{"Via Larga"}},
 		{"allowed", "offices", "it", []string{"Municipio, Piazza De Gasperi 1", "lunedì e venerdì: 08:30-12:30", "29 settembre"}, []string{"Via Larga"}},
@@ -488,8 +611,8 @@ func TestQuestionDuringTheCalculatorKeepsTheFlow(t *testing.T) {
 func TestPaperCardQuestion(t *testing.T) {
 	h := newHarness(t, nil)
 	for _, tc := range []struct{ lang, q, want string }{
-		{"it", "la mia carta d'identità cartacea è ancora valida?", "lunedì 3 agosto 2026"},
-		{"en", "Is my paper card still valid?", "Monday 3 August 2026"},
+		{"it", "la mia carta d'identità cartacea è ancora valida?", "dal 3 agosto 2026"},
+		{"en", "Is my paper card still valid?", "since 3 August 2026"},
 	} {
 		u := h.start("paper-"+tc.lang, tc.lang)
 		contains(t, h.text(u, tc.q), tc.want)

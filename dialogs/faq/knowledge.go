@@ -120,7 +120,9 @@ type Topic struct {
 	// topic is about: the answer says which offices take it without
 	// appointment.
 	WalkIn string `yaml:"walk_in"`
-	// Follow are the topics offered as buttons under the answer.
+	// Follow are the topics offered as buttons under the answer. Under an
+	// action topic, they are offered beside the action when the question
+	// reads as them too ("prenota": booking starts, how to book is offered).
 	Follow []string `yaml:"follow"`
 	// Examples are questions this topic answers, per language.
 	Examples map[string][]string `yaml:"examples"`

@@ -184,6 +184,13 @@ func (m *Matcher) run(text string, s *scratch) {
 			res *= weakShare
 		}
 		sc.residual = res
+		if best.topic.Action() && best.score >= bot.SureScore && sc.score >= bot.MaybeScore && slices.Contains(best.topic.Follow, sc.topic.ID) {
+			// Doing it and explaining it are not rivals: the action is
+			// taken and the explanation offered beside it.
+			sc.score = min(max(sc.score, bot.SureScore), best.score)
+			sc.note = "offered with " + best.topic.ID
+			continue
+		}
 		mine := own(sc.topic, a, s.used)
 		if mine >= ownFloor && (toScore(res) >= bot.SureScore || (sc.needOK && sc.score >= bot.SureScore)) {
 			// Never above the best: leaving out the best topic's concepts

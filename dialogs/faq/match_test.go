@@ -236,6 +236,46 @@ func TestMatchesFitTheEngine(t *testing.T) {
 	}
 }
 
+// TestBookingIntentStartsBooking: a booking verb on its own, or "I need to
+// book", starts booking and offers how to book; a question about how or
+// whether to book answers how to book. The same in both languages.
+func TestBookingIntentStartsBooking(t *testing.T) {
+	m, _ := loadMatcher(t)
+	tests := []struct{ lang, q, best, second string }{
+		{"it", "prenota", "book", "book_how"},
+		{"it", "Prenotare", "book", "book_how"},
+		{"it", "prenotazione", "book", "book_how"},
+		{"it", "devo prenotare", "book", "book_how"},
+		{"it", "devo prenotare un appuntamento", "book", "book_how"},
+		{"it", "prenotare un appuntamento", "book", "book_how"},
+		{"it", "voglio prenotare", "book", ""},
+		{"it", "come si prenota?", "book_how", ""},
+		{"it", "serve l'appuntamento?", "book_how", ""},
+		{"it", "bisogna prenotare?", "book_how", ""},
+		{"en", "book", "book", "book_how"},
+		{"en", "Booking", "book", "book_how"},
+		{"en", "I need to book an appointment", "book", "book_how"},
+		{"en", "i need an appointment", "book", "book_how"},
+		{"en", "book an appointment", "book", "book_how"},
+		{"en", "I want to book", "book", ""},
+		{"en", "how do I book?", "book_how", ""},
+		{"en", "do I need an appointment?", "book_how", ""},
+		{"en", "do I need to book?", "book_how", ""},
+	}
+	for _, tc := range tests {
+		ms := m.Understand(tc.lang, tc.q)
+		sure := func(i int) string {
+			if i < len(ms) && ms[i].Score >= bot.SureScore {
+				return reading(ms[i])
+			}
+			return ""
+		}
+		if sure(0) != tc.best || sure(1) != tc.second {
+			t.Errorf("Got(Understand(%s, %q)) = %q then %q, want %q then %q\n%s", tc.lang, tc.q, sure(0), sure(1), tc.best, tc.second, m.Explain(tc.lang, tc.q))
+		}
+	}
+}
+
 func TestExplain(t *testing.T) {
 	m, _ := loadMatcher(t)
 	got := m.Explain("it", "qnto kosta la carta smarrita?")

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -33,6 +34,7 @@ var (
 type Store struct {
 	db  *bolt.DB
 	now func() time.Time
+	log *slog.Logger
 
 	mu     sync.Mutex
 	leases map[string]*lease
@@ -54,6 +56,10 @@ type Option func(*Store)
 
 // WithClock replaces time.Now, for tests of expiry.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithLogger reports the background sweep's failures (expired personal data
+// that could not be deleted) to log.
+func WithLogger(log *slog.Logger) Option { return func(s *Store) { s.log = log } }
 
 // Open opens (or creates) the database in dir. It fails with a message that
 // names the file when another process holds it.
@@ -81,7 +87,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("embedded store %s: %w", path, err)
 	}
-	s := &Store{db: db, now: time.Now, leases: map[string]*lease{}, stop: make(chan struct{})}
+	s := &Store{db: db, now: time.Now, log: slog.New(slog.DiscardHandler), leases: map[string]*lease{}, stop: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -125,7 +131,7 @@ func (s *Store) Acquire(ctx context.Context, key string, d time.Duration) (*stor
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("bolt: acquire %s: %w (%w)", key, store.ErrBusy, ctx.Err())
+			return nil, fmt.Errorf("bolt: acquire: %w (%w)", store.ErrBusy, ctx.Err())
 		}
 		t.Stop()
 	}
@@ -157,11 +163,15 @@ func (s *Store) load(key string, l *lease, now time.Time) (*store.Lease, error) 
 // store.ErrLeaseLost, writing nothing, when another turn took the expired
 // lease or changed the session since l was loaded.
 func (s *Store) Commit(_ context.Context, l *store.Lease, w store.Write) error {
+	// Whatever happens, this turn is over: never leave the conversation
+	// locked behind a failed write (release only drops our own lease).
+	defer s.release(l.Key, l.Token)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
 		s.mu.Lock()
 		cur := s.leases[l.Key]
-		taken := cur != nil && cur.token != l.Token && now.Before(cur.expires)
+		ours := cur != nil && cur.token == l.Token
+		taken := cur != nil && !ours && now.Before(cur.expires)
 		s.mu.Unlock()
 		if taken {
 			return store.ErrLeaseLost
@@ -173,10 +183,14 @@ func (s *Store) Commit(_ context.Context, l *store.Lease, w store.Write) error {
 				version = int64(binary.BigEndian.Uint64(rest))
 			}
 		}
-		if version != l.Version {
+		// While the lease is ours nobody else can have written; once it
+		// is not (expired, then released by its taker) the version must
+		// be the one we loaded. As in the Redis store, a session that
+		// expires during the turn is not a conflict.
+		if !ours && version != l.Version {
 			return store.ErrLeaseLost
 		}
-		if w.Session == nil {
+		if len(w.Session) == 0 {
 			if err := sb.Delete([]byte(l.Key)); err != nil {
 				return err
 			}
@@ -202,12 +216,11 @@ func (s *Store) Commit(_ context.Context, l *store.Lease, w store.Write) error {
 		return nil
 	})
 	if errors.Is(err, store.ErrLeaseLost) {
-		return fmt.Errorf("bolt: commit %s: %w", l.Key, err)
+		return fmt.Errorf("bolt: commit: %w", err)
 	}
 	if err != nil {
 		return s.wrap("commit", err)
 	}
-	s.release(l.Key, l.Token)
 	return nil
 }
 
@@ -295,7 +308,9 @@ func (s *Store) sweep(every time.Duration) {
 		case <-s.stop:
 			return
 		case <-t.C:
-			_ = s.Sweep()
+			if err := s.Sweep(); err != nil {
+				s.log.Error("embedded store: deleting expired data failed", slog.Any("error", err))
+			}
 		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"sportello/bot/store"
 	"sportello/bot/store/boltstore"
 	"sportello/bot/store/storetest"
@@ -115,8 +117,17 @@ func TestSweepDeletesExpired(t *testing.T) {
 	if err := s.Sweep(); err != nil {
 		t.Fatalf("Sweep = %v", err)
 	}
-	l, _ = s.Acquire(ctx, "k", time.Second)
-	if l.Session != nil || string(l.Profile) != "p" {
-		t.Errorf("after sweep got %q/%q, want nil/p", l.Session, l.Profile)
+	// Look at the file itself: loading already hides expired values.
+	err = s.DB().View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket([]byte("session")).Get([]byte("k")); v != nil {
+			t.Errorf("the expired session is still in the file after Sweep")
+		}
+		if v := tx.Bucket([]byte("profile")).Get([]byte("k")); v == nil {
+			t.Errorf("the live profile was deleted by Sweep")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

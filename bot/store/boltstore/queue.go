@@ -17,58 +17,103 @@ import (
 
 var _ schedule.Backend = (*Store)(nil)
 
-// Scheduled jobs live in two buckets:
+// Scheduled jobs live in three buckets:
 //
 //	sched_jobs  <queue> NUL <id>                 -> record
 //	sched_due   <queue> NUL <score:8> <id>       -> empty
+//	sched_exp   <expires:8> <queue> NUL <id>     -> empty (jobs with Expires only)
 //
 // The score is the due time, or the lease end while the job is claimed, in
 // unix milliseconds encoded so that byte order is time order. Claim seeks to
-// the queue's first index key and reads only due entries.
+// the queue's first index key and reads only due entries; PurgeExpired
+// reads sched_exp from its start. Every change of a job updates its index
+// entries in the same transaction, so the indexes are exact.
 var (
 	bucketJobs = []byte("sched_jobs")
 	bucketDue  = []byte("sched_due")
+	bucketExp  = []byte("sched_exp") // created by the first job with Expires
 )
 
 // record is a stored job:
-// due:8 | score:8 | attempt:4 | replaced:1 | len(token):1 | token | payload.
+// due:8 | score:8 | attempt:4 | flags:1 | len(token):1 | [expires:8] | token | payload.
+// flags: 1 = replaced, 2 = has expires (records written before expiry
+// existed have neither bit 2 nor the expires field).
 type record struct {
 	due, score int64 // unix ms
 	attempt    int
 	replaced   bool // scheduled again while claimed: due when the claim ends
+	expires    int64
+	hasExpires bool
 	token      string
 	payload    []byte
 }
 
-const recordHeader = 8 + 8 + 4 + 1 + 1
+const (
+	recordHeader = 8 + 8 + 4 + 1 + 1
+
+	flagReplaced   = 1
+	flagHasExpires = 2
+)
 
 func (r record) encode() []byte {
-	buf := make([]byte, recordHeader+len(r.token)+len(r.payload))
+	ext := 0
+	if r.hasExpires {
+		ext = 8
+	}
+	buf := make([]byte, recordHeader+ext+len(r.token)+len(r.payload))
 	binary.BigEndian.PutUint64(buf, uint64(r.due))
 	binary.BigEndian.PutUint64(buf[8:], uint64(r.score))
 	binary.BigEndian.PutUint32(buf[16:], uint32(r.attempt))
 	if r.replaced {
-		buf[20] = 1
+		buf[20] |= flagReplaced
+	}
+	if r.hasExpires {
+		buf[20] |= flagHasExpires
+		binary.BigEndian.PutUint64(buf[recordHeader:], uint64(r.expires))
 	}
 	buf[21] = byte(len(r.token))
-	n := copy(buf[recordHeader:], r.token)
-	copy(buf[recordHeader+n:], r.payload)
+	n := copy(buf[recordHeader+ext:], r.token)
+	copy(buf[recordHeader+ext+n:], r.payload)
 	return buf
 }
 
 func decodeRecord(v []byte) (record, bool) {
-	if len(v) < recordHeader || len(v) < recordHeader+int(v[21]) {
+	if len(v) < recordHeader {
 		return record{}, false
 	}
-	t := recordHeader + int(v[21])
-	return record{
-		due:      int64(binary.BigEndian.Uint64(v)),
-		score:    int64(binary.BigEndian.Uint64(v[8:])),
-		attempt:  int(binary.BigEndian.Uint32(v[16:])),
-		replaced: v[20] == 1,
-		token:    string(v[recordHeader:t]),
-		payload:  append([]byte(nil), v[t:]...),
-	}, true
+	r := record{
+		due:        int64(binary.BigEndian.Uint64(v)),
+		score:      int64(binary.BigEndian.Uint64(v[8:])),
+		attempt:    int(binary.BigEndian.Uint32(v[16:])),
+		replaced:   v[20]&flagReplaced != 0,
+		hasExpires: v[20]&flagHasExpires != 0,
+	}
+	t := recordHeader
+	if r.hasExpires {
+		if len(v) < t+8 {
+			return record{}, false
+		}
+		r.expires = int64(binary.BigEndian.Uint64(v[t:]))
+		t += 8
+	}
+	if len(v) < t+int(v[21]) {
+		return record{}, false
+	}
+	r.token = string(v[t : t+int(v[21])])
+	r.payload = append([]byte(nil), v[t+int(v[21]):]...)
+	return r, true
+}
+
+// job is r as the scheduler sees it.
+func (r record) job(queue, id string) schedule.Job {
+	j := schedule.Job{
+		Queue: queue, ID: id, Due: time.UnixMilli(r.due),
+		Payload: r.payload, Attempt: r.attempt, Token: r.token,
+	}
+	if r.hasExpires {
+		j.Expires = time.UnixMilli(r.expires)
+	}
+	return j
 }
 
 func jobKey(queue, id string) []byte {
@@ -85,7 +130,16 @@ func dueKey(queue string, score int64, id string) []byte {
 	return append(k, id...)
 }
 
-// put writes r under id, moving its index entry from old (nil: none).
+// expKey is the expiry index key of id in queue.
+func expKey(expires int64, queue, id string) []byte {
+	k := make([]byte, 0, 8+len(queue)+1+len(id))
+	k = binary.BigEndian.AppendUint64(k, uint64(expires)^(1<<63))
+	k = append(k, queue...)
+	k = append(k, 0)
+	return append(k, id...)
+}
+
+// put writes r under id, moving its index entries from old (nil: none).
 func put(tx *bolt.Tx, queue, id string, old *record, r record) error {
 	due := tx.Bucket(bucketDue)
 	if old != nil {
@@ -96,7 +150,43 @@ func put(tx *bolt.Tx, queue, id string, old *record, r record) error {
 	if err := due.Put(dueKey(queue, r.score, id), nil); err != nil {
 		return err
 	}
+	if old == nil || old.hasExpires != r.hasExpires || old.expires != r.expires {
+		if err := delExp(tx, queue, id, old); err != nil {
+			return err
+		}
+		if r.hasExpires {
+			exp, err := tx.CreateBucketIfNotExists(bucketExp)
+			if err != nil {
+				return err
+			}
+			if err := exp.Put(expKey(r.expires, queue, id), nil); err != nil {
+				return err
+			}
+		}
+	}
 	return tx.Bucket(bucketJobs).Put(jobKey(queue, id), r.encode())
+}
+
+// del deletes the stored job old and its index entries.
+func del(tx *bolt.Tx, queue, id string, old *record) error {
+	if err := tx.Bucket(bucketDue).Delete(dueKey(queue, old.score, id)); err != nil {
+		return err
+	}
+	if err := delExp(tx, queue, id, old); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketJobs).Delete(jobKey(queue, id))
+}
+
+// delExp deletes old's expiry index entry, if it has one.
+func delExp(tx *bolt.Tx, queue, id string, old *record) error {
+	if old == nil || !old.hasExpires {
+		return nil
+	}
+	if b := tx.Bucket(bucketExp); b != nil {
+		return b.Delete(expKey(old.expires, queue, id))
+	}
+	return nil
 }
 
 func get(tx *bolt.Tx, queue, id string) (*record, error) {
@@ -123,6 +213,9 @@ func (s *Store) Schedule(_ context.Context, j schedule.Job) error {
 			return err
 		}
 		r := record{due: j.Due.UnixMilli(), score: j.Due.UnixMilli(), attempt: j.Attempt, payload: j.Payload}
+		if !j.Expires.IsZero() {
+			r.expires, r.hasExpires = j.Expires.UnixMilli(), true
+		}
 		if old != nil && old.token != "" {
 			r.score, r.token, r.replaced = old.score, old.token, true
 		}
@@ -142,10 +235,7 @@ func (s *Store) Cancel(_ context.Context, queue, id string) error {
 		if err != nil || old == nil {
 			return err
 		}
-		if err := tx.Bucket(bucketDue).Delete(dueKey(queue, old.score, id)); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketJobs).Delete(jobKey(queue, id))
+		return del(tx, queue, id, old)
 	})
 	return s.wrap("cancel", err)
 }
@@ -197,10 +287,7 @@ func (s *Store) Claim(_ context.Context, queue string, now time.Time, lease time
 			if err := put(tx, queue, id, old, r); err != nil {
 				return err
 			}
-			jobs = append(jobs, schedule.Job{
-				Queue: queue, ID: id, Due: time.UnixMilli(r.due),
-				Payload: r.payload, Attempt: r.attempt, Token: r.token,
-			})
+			jobs = append(jobs, r.job(queue, id))
 		}
 		return nil
 	})
@@ -252,10 +339,7 @@ func (s *Store) finish(op string, j schedule.Job, again func(*record) bool) erro
 		case r.replaced:
 			r.score, r.replaced = r.due, false
 		case !again(&r):
-			if err := tx.Bucket(bucketDue).Delete(dueKey(j.Queue, old.score, j.ID)); err != nil {
-				return err
-			}
-			return tx.Bucket(bucketJobs).Delete(jobKey(j.Queue, j.ID))
+			return del(tx, j.Queue, j.ID, old)
 		}
 		return put(tx, j.Queue, j.ID, old, r)
 	})
@@ -280,10 +364,7 @@ func (s *Store) Get(_ context.Context, queue, id string) (schedule.Job, bool, er
 	if err != nil || r == nil {
 		return schedule.Job{}, false, s.wrap("get", err)
 	}
-	return schedule.Job{
-		Queue: queue, ID: id, Due: time.UnixMilli(r.due),
-		Payload: r.payload, Attempt: r.attempt, Token: r.token,
-	}, true, nil
+	return r.job(queue, id), true, nil
 }
 
 // Pending counts the queue's jobs, waiting or claimed.
@@ -302,6 +383,56 @@ func (s *Store) Pending(_ context.Context, queue string) (int, error) {
 	})
 	if err != nil {
 		return 0, s.wrap("pending", err)
+	}
+	return n, nil
+}
+
+// PurgeExpired deletes up to limit jobs, waiting or claimed, whose Expires
+// is at or before now, in one transaction.
+func (s *Store) PurgeExpired(_ context.Context, now time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		n = 0
+		b := tx.Bucket(bucketExp)
+		if b == nil {
+			return nil // no job ever had an expiry
+		}
+		end := binary.BigEndian.AppendUint64(nil, uint64(now.UnixMilli())^(1<<63))
+		var keys [][]byte
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil && len(keys) < limit && len(k) > 8 && bytes.Compare(k[:8], end) <= 0; k, _ = c.Next() {
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		for _, k := range keys {
+			queue, id, ok := bytes.Cut(k[8:], []byte{0})
+			if !ok {
+				return fmt.Errorf("corrupt expiry index key %q", k)
+			}
+			old, err := get(tx, string(queue), string(id))
+			if err != nil {
+				return err
+			}
+			exp := int64(binary.BigEndian.Uint64(k) ^ (1 << 63))
+			if old == nil || !old.hasExpires || old.expires != exp {
+				// Not the job's own expiry. put and del keep the index
+				// exact, so this is defensive: drop the entry, never the job.
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := del(tx, string(queue), string(id), old); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, s.wrap("purge", err)
 	}
 	return n, nil
 }

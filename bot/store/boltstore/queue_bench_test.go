@@ -24,3 +24,34 @@ func BenchmarkClaimDone(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSchedule measures Schedule on the embedded store with and
+// without an expiry (see BENCHMARKS.md):
+//
+//	go test -run '^$' -bench 'Schedule|Purge' ./bot/store/boltstore/
+func BenchmarkSchedule(b *testing.B) {
+	for _, expires := range []bool{false, true} {
+		b.Run(fmt.Sprintf("expires=%v", expires), func(b *testing.B) {
+			s, err := boltstore.Open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			storetest.BenchSchedule(b, s, expires, nil)
+		})
+	}
+}
+
+// BenchmarkPurge measures PurgeExpired on the embedded store.
+func BenchmarkPurge(b *testing.B) {
+	for _, batch := range []int{100, 500} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			s, err := boltstore.Open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			storetest.BenchPurge(b, s, batch, nil)
+		})
+	}
+}

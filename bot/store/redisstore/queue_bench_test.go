@@ -53,3 +53,43 @@ func BenchmarkClaimDone(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSchedule measures Schedule on Redis with and without an expiry
+// (see BENCHMARKS.md):
+//
+//	go test -run '^$' -bench 'Schedule|Purge' ./bot/store/redisstore/
+func BenchmarkSchedule(b *testing.B) {
+	url := redistest.URL(b)
+	for _, expires := range []bool{false, true} {
+		b.Run(fmt.Sprintf("expires=%v", expires), func(b *testing.B) {
+			s, rt := benchStore(b, url)
+			storetest.BenchSchedule(b, s, expires, func() { rt.n.Store(0) })
+			b.ReportMetric(float64(rt.n.Load())/float64(b.N), "round-trips/job")
+		})
+	}
+}
+
+// BenchmarkPurge measures PurgeExpired on Redis (see BenchmarkSchedule).
+func BenchmarkPurge(b *testing.B) {
+	url := redistest.URL(b)
+	for _, batch := range []int{100, 500} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			s, rt := benchStore(b, url)
+			storetest.BenchPurge(b, s, batch, func() { rt.n.Store(0) })
+			b.ReportMetric(float64(rt.n.Load())/float64(b.N), "round-trips/job")
+		})
+	}
+}
+
+// benchStore opens a store on a fresh prefix whose client counts round trips.
+func benchStore(b *testing.B, url string) (*redisstore.Store, *roundTrips) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	b.Cleanup(func() { rdb.Close() })
+	rt := &roundTrips{}
+	rdb.AddHook(rt)
+	return redisstore.New(rdb, redistest.Prefix(b, url)), rt
+}

@@ -27,6 +27,62 @@ func TestQueueConformance(t *testing.T) {
 	})
 }
 
+// TestQueueConformanceCluster runs the suite on a real three-master Redis
+// Cluster, where the expiry index and the queues live in different slots.
+func TestQueueConformanceCluster(t *testing.T) {
+	url := redistest.StartCluster(t)
+	storetest.RunQueue(t, func(t *testing.T) func() storetest.Queue {
+		prefix := redistest.NewPrefix() // the keys vanish with the cluster
+		return func() storetest.Queue { return open(t, url, prefix) }
+	})
+}
+
+// TestPurgeLeavesNoJobData: once the purge has deleted every expired job,
+// no key holds any of them; what stays is bookkeeping without payloads
+// (the expiry index's registration counts and the queues' floors, which
+// expire a day after the last purge).
+func TestPurgeLeavesNoJobData(t *testing.T) {
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
+	s := open(t, url, prefix)
+	ctx := context.Background()
+	now := time.Now()
+	for i, queue := range []string{"push:telegram", "push:console-3f2a9c1d", "push:console-3f2a9c1d:bulk"} {
+		j := schedule.Job{Queue: queue, ID: "confirm:ABC123", Due: now, Expires: now.Add(time.Duration(i+1) * time.Hour), Payload: []byte("chat 4242, ABC123")}
+		if err := s.Schedule(ctx, j); err != nil {
+			t.Fatalf("Schedule = %v", err)
+		}
+	}
+	n := 0
+	for range 10 {
+		k, err := s.PurgeExpired(ctx, now.Add(24*time.Hour), 100)
+		if err != nil {
+			t.Fatalf("PurgeExpired = %v", err)
+		}
+		n += k
+		if k == 0 {
+			break
+		}
+	}
+	if n != 3 {
+		t.Errorf("Got(purged) = %d, want 3", n)
+	}
+	iter := s.Client().Scan(ctx, 0, prefix+":*", 100).Iterator()
+	for iter.Next(ctx) {
+		k := iter.Val()
+		if !strings.HasSuffix(k, ":floor") && k != prefix+":{qexp}:gen" {
+			t.Errorf("key %s is left after the purge", k)
+			continue
+		}
+		if ttl := s.Client().PTTL(ctx, k).Val(); strings.HasSuffix(k, ":floor") && ttl <= 0 {
+			t.Errorf("Got(PTTL(%s)) = %v, want a time to live", k, ttl)
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatalf("Scan = %v", err)
+	}
+}
+
 // TestQueueKeysShareHashSlot checks that a queue's keys land in one cluster
 // slot, which its Lua scripts need on Redis Cluster.
 func TestQueueKeysShareHashSlot(t *testing.T) {

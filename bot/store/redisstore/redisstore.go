@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -58,6 +59,12 @@ func (s *Store) Prefix() string { return s.prefix }
 func NewClient(rawURL string) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
+		// A *url.Error repeats the whole URL, password included: keep
+		// only the reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
@@ -86,12 +93,20 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 	}
 }
 
-// Redacted returns REDIS_URL with any password hidden, for logs.
+// Redacted returns REDIS_URL with every password hidden (in the user info
+// and in query options such as Sentinel's password=), for logs.
 func Redacted(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "(unparsable REDIS_URL)"
 	}
+	q := u.Query()
+	for name := range q {
+		if strings.Contains(strings.ToLower(name), "password") {
+			q.Set(name, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
 	return u.Redacted()
 }
 
@@ -177,7 +192,7 @@ func (s *Store) Acquire(ctx context.Context, key string, lease time.Duration) (*
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("redis: acquire %s: %w (%w)", key, store.ErrBusy, ctx.Err())
+			return nil, fmt.Errorf("redis: acquire: %w (%w)", store.ErrBusy, ctx.Err())
 		case <-t.C:
 		}
 	}
@@ -196,7 +211,7 @@ func (s *Store) Commit(ctx context.Context, l *store.Lease, w store.Write) error
 		return s.wrap(ctx, "commit", err)
 	}
 	if v < 0 {
-		return fmt.Errorf("redis: commit %s: %w", l.Key, store.ErrLeaseLost)
+		return fmt.Errorf("redis: commit: %w", store.ErrLeaseLost)
 	}
 	l.Version = v
 	return nil
@@ -244,10 +259,12 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the client.
 func (s *Store) Close() error { return s.rdb.Close() }
 
-// wrap marks connection-level failures as store.ErrUnavailable. Errors the
-// caller caused (a cancelled context) are passed through as they are.
+// wrap marks connection-level failures (timeouts included) as
+// store.ErrUnavailable. A cancelled context is passed through as it is.
 func (s *Store) wrap(ctx context.Context, op string, err error) error {
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+	// A caller that gave up (Canceled) is not an outage; a deadline that
+	// ran out while Redis did not answer is one.
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return fmt.Errorf("redis: %s: %w", op, err)
 	}
 	if errors.Is(err, redis.ErrClosed) {

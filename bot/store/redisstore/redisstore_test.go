@@ -202,10 +202,33 @@ func TestNewClient(t *testing.T) {
 	}
 }
 
-func TestRedactedHidesPassword(t *testing.T) {
-	got := redisstore.Redacted("redis://user:s3cret@host:6379/0")
-	if strings.Contains(got, "s3cret") {
-		t.Errorf("Redacted = %q still shows the password", got)
+func TestRedactedHidesPasswords(t *testing.T) {
+	for _, url := range []string{
+		"redis://user:s3cret@host:6379/0",
+		"redis://10.0.0.1:26379?master_name=m&password=s3cret&addr=10.0.0.2:26379",
+		"redis://10.0.0.1:26379?master_name=m&sentinel_password=s3cret",
+	} {
+		if got := redisstore.Redacted(url); strings.Contains(got, "s3cret") {
+			t.Errorf("Redacted(%q) = %q still shows the password", url, got)
+		}
+	}
+}
+
+func TestNewClientErrorsHidePasswords(t *testing.T) {
+	for _, url := range []string{
+		"redis://user:s3cret@host:badport/0",
+		"redis://user:s3cret@[::1",
+		"redis://user:s3cret@host:6379/notadb",
+		"redis://user:s3cret@host:6379?bogus=1",
+	} {
+		_, err := redisstore.NewClient(url)
+		if err == nil {
+			t.Errorf("NewClient(%q) succeeded", url)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("NewClient(%q) error %q shows the password", url, err)
+		}
 	}
 }
 

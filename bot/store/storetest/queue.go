@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 // Queue is the scheduler side of a backend, as the suite exercises it.
 type Queue interface {
 	schedule.Backend
+	schedule.Purger
 	Schedule(ctx context.Context, j schedule.Job) error
 	Cancel(ctx context.Context, queue, id string) error
 	Get(ctx context.Context, queue, id string) (schedule.Job, bool, error)
@@ -47,6 +49,13 @@ func RunQueue(t *testing.T, fresh FreshQueue) {
 		{"QueuesAreIsolated", testQueueIsolation},
 		{"RejectsBadNames", testQueueValidation},
 		{"ConcurrentClaimersTakeEachJobOnce", testQueueConcurrentClaimers},
+		{"ExpiresIsKept", testQueueExpiresKept},
+		{"UnservedJobIsGoneAfterItsExpiry", testQueueUnservedPurged},
+		{"ClaimedJobIsPurgedAfterItsExpiry", testQueueClaimedPurged},
+		{"ReplacedJobKeepsItsOwnExpiry", testQueueReplacedExpiry},
+		{"PurgeIsBounded", testQueuePurgeBounded},
+		{"FinishedJobsLeaveNothingToPurge", testQueueFinishedNothingToPurge},
+		{"ConcurrentSchedulesAndPurgesLoseNoExpiry", testQueueConcurrentPurge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -501,5 +510,333 @@ func testQueueConcurrentClaimers(t *testing.T, open func() Queue) {
 	}
 	if got := pending(t, qs[0], "tasks"); got != 0 {
 		t.Errorf("Pending after all Done = %d, want 0", got)
+	}
+}
+
+func purge(t *testing.T, q Queue, now time.Time, limit int) int {
+	t.Helper()
+	n, err := q.PurgeExpired(context.Background(), now, limit)
+	if err != nil {
+		t.Fatalf("PurgeExpired(%v, %d) = %v", now, limit, err)
+	}
+	return n
+}
+
+// purgeAll purges at now until nothing is left and reports how many jobs
+// went.
+func purgeAll(t *testing.T, q Queue, now time.Time) int {
+	t.Helper()
+	total := 0
+	for range 1000 {
+		n := purge(t, q, now, 100)
+		total += n
+		if n == 0 {
+			return total
+		}
+	}
+	t.Fatalf("PurgeExpired(%v) still deleting after 1000 rounds", now)
+	return total
+}
+
+func testQueueExpiresKept(t *testing.T, open func() Queue) {
+	ctx := context.Background()
+	q := open()
+	expires := base.Add(24 * time.Hour)
+	schedJob(t, q, schedule.Job{Queue: "push:telegram", ID: "offer", Due: base, Expires: expires, Payload: []byte("p")})
+	schedJob(t, q, schedule.Job{Queue: "push:telegram", ID: "plain", Due: base})
+	if got, _ := getJob(t, open(), "push:telegram", "offer"); !got.Expires.Equal(expires) {
+		t.Errorf("Got(Get.Expires) = %v, want %v", got.Expires, expires)
+	}
+	if got, _ := getJob(t, q, "push:telegram", "plain"); !got.Expires.IsZero() {
+		t.Errorf("Got(Get.Expires) of a job without expiry = %v, want zero", got.Expires)
+	}
+	for _, j := range claim(t, q, "push:telegram", base, 10) {
+		want := time.Time{}
+		if j.ID == "offer" {
+			want = expires
+		}
+		if !j.Expires.Equal(want) {
+			t.Errorf("Got(Claim.Expires of %s) = %v, want %v", j.ID, j.Expires, want)
+		}
+		finish := q.Done
+		if j.ID == "offer" {
+			finish = func(ctx context.Context, j schedule.Job) error { return q.Retry(ctx, j, base.Add(time.Second)) }
+		}
+		if err := finish(ctx, j); err != nil {
+			t.Fatalf("Retry or Done = %v", err)
+		}
+	}
+	j, _ := getJob(t, q, "push:telegram", "offer")
+	if !j.Expires.Equal(expires) {
+		t.Errorf("Got(Expires after Retry) = %v, want %v", j.Expires, expires)
+	}
+	j = claimOne(t, q, "push:telegram", base.Add(time.Second))
+	if !j.Expires.Equal(expires) {
+		t.Errorf("Got(Claim.Expires after Retry) = %v, want %v", j.Expires, expires)
+	}
+	if err := q.Postpone(ctx, j, base.Add(time.Minute)); err != nil {
+		t.Fatalf("Postpone = %v", err)
+	}
+	if j = claimOne(t, q, "push:telegram", base.Add(time.Minute)); !j.Expires.Equal(expires) {
+		t.Errorf("Got(Claim.Expires after Postpone) = %v, want %v", j.Expires, expires)
+	}
+}
+
+// testQueueUnservedPurged: a push waiting on a route nobody serves (a
+// channel no longer configured, a terminal citizen who never comes back)
+// is never claimed, and still goes at its expiry, with its payload.
+func testQueueUnservedPurged(t *testing.T, open func() Queue) {
+	q := open()
+	const queue = "push:console-3f2a9c1d"
+	expires := base.Add(7 * 24 * time.Hour)
+	schedJob(t, q, schedule.Job{Queue: queue, ID: "confirm:ABC123", Due: base, Expires: expires, Payload: []byte(`{"user":"mario","code":"ABC123"}`)})
+	schedJob(t, q, schedule.Job{Queue: queue, ID: "remind:ABC123", Due: base, Expires: expires.Add(time.Hour)})
+	schedJob(t, q, schedule.Job{Queue: "tasks", ID: "sweep", Due: base}) // no expiry: kept
+	if n := purge(t, open(), expires.Add(-time.Millisecond), 100); n != 0 {
+		t.Errorf("Got(PurgeExpired before the expiry) = %d, want 0", n)
+	}
+	if _, ok := getJob(t, q, queue, "confirm:ABC123"); !ok {
+		t.Fatal("the push was deleted before its expiry")
+	}
+	if n := purge(t, open(), expires, 100); n != 1 {
+		t.Errorf("Got(PurgeExpired at the expiry) = %d, want 1", n)
+	}
+	if _, ok := getJob(t, q, queue, "confirm:ABC123"); ok {
+		t.Error("the expired push is still stored")
+	}
+	if got := pending(t, q, queue); got != 1 {
+		t.Errorf("Got(Pending) = %d, want 1: the push expiring an hour later stays", got)
+	}
+	if n := purgeAll(t, q, expires.Add(100*365*24*time.Hour)); n != 1 {
+		t.Errorf("Got(PurgeExpired a century later) = %d, want 1", n)
+	}
+	if got := pending(t, q, queue); got != 0 {
+		t.Errorf("Got(Pending) = %d, want 0", got)
+	}
+	if _, ok := getJob(t, q, "tasks", "sweep"); !ok {
+		t.Error("a job without expiry was purged")
+	}
+	if jobs := claim(t, q, queue, expires.Add(time.Hour), 10); len(jobs) != 0 {
+		t.Errorf("Got(Claim after the purge) = %d jobs, want 0", len(jobs))
+	}
+}
+
+// testQueueClaimedPurged: a job whose worker holds it past its expiry is
+// deleted too; the worker then loses it.
+func testQueueClaimedPurged(t *testing.T, open func() Queue) {
+	q := open()
+	expires := base.Add(time.Minute)
+	schedJob(t, q, schedule.Job{Queue: "push:telegram", ID: "offer", Due: base, Expires: expires})
+	j := claimOne(t, q, "push:telegram", base)
+	if n := purge(t, open(), expires, 10); n != 1 {
+		t.Errorf("Got(PurgeExpired of a claimed job) = %d, want 1", n)
+	}
+	if err := q.Done(context.Background(), j); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("Got(Done of a purged job) = %v, want ErrLeaseLost", err)
+	}
+	if got := pending(t, q, "push:telegram"); got != 0 {
+		t.Errorf("Got(Pending) = %d, want 0", got)
+	}
+}
+
+// testQueueReplacedExpiry: only the job's own stored expiry counts; a
+// replacement with a later expiry, or none, survives the first one.
+func testQueueReplacedExpiry(t *testing.T, open func() Queue) {
+	first := base.Add(time.Hour)
+	later := base.Add(3 * time.Hour)
+	tests := []struct {
+		name          string
+		claimed       bool      // the first version is claimed when it is replaced
+		replacement   time.Time // zero: the replacement has no expiry
+		survivesUntil time.Time // zero: survives for ever
+	}{
+		{"later expiry", false, later, later},
+		{"later expiry while claimed", true, later, later},
+		{"no expiry", false, time.Time{}, time.Time{}},
+		{"earlier expiry", false, base.Add(30 * time.Minute), base.Add(30 * time.Minute)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := open()
+			queue := "push:r-" + strings.ReplaceAll(tc.name, " ", "-")
+			schedJob(t, q, schedule.Job{Queue: queue, ID: "remind:1", Due: base, Expires: first, Payload: []byte("v1")})
+			if tc.claimed {
+				claimOne(t, q, queue, base)
+			}
+			schedJob(t, open(), schedule.Job{Queue: queue, ID: "remind:1", Due: base, Expires: tc.replacement, Payload: []byte("v2")})
+			check := tc.survivesUntil
+			if check.IsZero() {
+				check = base.Add(100 * 365 * 24 * time.Hour)
+			}
+			// Just before its own expiry (and after the first one's, if later).
+			if n := purgeAll(t, q, check.Add(-time.Millisecond)); n != 0 {
+				t.Errorf("Got(PurgeExpired before the replacement's expiry) = %d, want 0", n)
+			}
+			got, ok := getJob(t, q, queue, "remind:1")
+			if !ok || string(got.Payload) != "v2" || !got.Expires.Equal(tc.replacement) {
+				t.Fatalf("Got(Get) = %+v, %v; want the replacement v2 expiring at %v", got, ok, tc.replacement)
+			}
+			n := purgeAll(t, q, check)
+			if tc.survivesUntil.IsZero() {
+				if n != 0 {
+					t.Errorf("Got(PurgeExpired of a replacement without expiry) = %d, want 0", n)
+				}
+				return
+			}
+			if n != 1 {
+				t.Errorf("Got(PurgeExpired at the replacement's expiry) = %d, want 1", n)
+			}
+			if _, ok := getJob(t, q, queue, "remind:1"); ok {
+				t.Error("the replacement is still stored after its expiry")
+			}
+		})
+	}
+}
+
+func testQueuePurgeBounded(t *testing.T, open func() Queue) {
+	q := open()
+	for i := range 25 {
+		schedJob(t, q, schedule.Job{Queue: fmt.Sprintf("push:ch%d", i%3), ID: fmt.Sprintf("old-%d", i), Due: base, Expires: base.Add(time.Duration(i+1) * time.Second)})
+		schedJob(t, q, schedule.Job{Queue: fmt.Sprintf("push:ch%d", i%3), ID: fmt.Sprintf("new-%d", i), Due: base, Expires: base.Add(time.Hour)})
+	}
+	now := base.Add(time.Minute)
+	var got []int
+	for {
+		n := purge(t, q, now, 10)
+		if n > 10 {
+			t.Fatalf("Got(PurgeExpired with limit 10) = %d", n)
+		}
+		got = append(got, n)
+		if n == 0 || len(got) > 20 {
+			break
+		}
+	}
+	total := 0
+	for _, n := range got {
+		total += n
+	}
+	if total != 25 || got[0] != 10 {
+		t.Errorf("Got(purged per call) = %v, want 10 first and 25 in all", got)
+	}
+	for i := range 3 {
+		if n := pending(t, q, fmt.Sprintf("push:ch%d", i)); n < 8 || n > 9 {
+			t.Errorf("Got(Pending(push:ch%d)) = %d, want its unexpired jobs only", i, n)
+		}
+	}
+	if n := purge(t, q, base.Add(time.Hour), 100); n != 25 {
+		t.Errorf("Got(PurgeExpired of the rest) = %d, want 25", n)
+	}
+	if n := purge(t, q, base, 0); n != 0 {
+		t.Errorf("Got(PurgeExpired with limit 0) = %d, want 0", n)
+	}
+}
+
+// testQueueFinishedNothingToPurge: jobs done or cancelled before their
+// expiry leave nothing behind for the purge, and the queue's later jobs
+// are still purged.
+func testQueueFinishedNothingToPurge(t *testing.T, open func() Queue) {
+	ctx := context.Background()
+	q := open()
+	schedJob(t, q, schedule.Job{Queue: "push:telegram", ID: "a", Due: base, Expires: base.Add(time.Hour)})
+	schedJob(t, q, schedule.Job{Queue: "push:telegram", ID: "b", Due: base.Add(time.Hour), Expires: base.Add(2 * time.Hour)})
+	if err := q.Done(ctx, claimOne(t, q, "push:telegram", base)); err != nil {
+		t.Fatalf("Done = %v", err)
+	}
+	if err := q.Cancel(ctx, "push:telegram", "b"); err != nil {
+		t.Fatalf("Cancel = %v", err)
+	}
+	if n := purgeAll(t, q, base.Add(3*time.Hour)); n != 0 {
+		t.Errorf("Got(PurgeExpired after Done and Cancel) = %d, want 0", n)
+	}
+	// The queue is used again after the purge found it empty.
+	schedJob(t, open(), schedule.Job{Queue: "push:telegram", ID: "c", Due: base, Expires: base.Add(4 * time.Hour)})
+	if n := purgeAll(t, q, base.Add(4*time.Hour)); n != 1 {
+		t.Errorf("Got(PurgeExpired of a job scheduled after the queue was emptied) = %d, want 1", n)
+	}
+	if got := pending(t, q, "push:telegram"); got != 0 {
+		t.Errorf("Got(Pending) = %d, want 0", got)
+	}
+}
+
+// testQueueConcurrentPurge schedules jobs with expiries while other
+// handles purge at an instant among those expiries. Whatever the
+// interleaving, no job escapes the expiry index: purging again at that
+// instant leaves no job expired by then (none was left behind late), and
+// purging past every expiry leaves nothing (none was forgotten). Queue
+// push:a only gets jobs expired at the purge instant, so the purges keep
+// finding it empty while jobs are being written to it.
+func testQueueConcurrentPurge(t *testing.T, open func() Queue) {
+	const writers, purgers, jobs = 6, 3, 60
+	ctx := context.Background()
+	at := base.Add(jobs / 2 * time.Millisecond) // the purgers' now
+	queues := []string{"push:a", "push:b"}
+	var wg, purgersWG sync.WaitGroup
+	stop := make(chan struct{})
+	errs := make(chan error, writers+purgers)
+	for range purgers {
+		q := open()
+		purgersWG.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := q.PurgeExpired(ctx, at, 7); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	for w := range writers {
+		q := open()
+		wg.Go(func() {
+			for i := range jobs {
+				queue := queues[(w+i)%len(queues)]
+				expires := base.Add(time.Duration(i) * time.Millisecond)
+				if queue == "push:a" {
+					expires = base.Add(time.Duration(i%(jobs/2)) * time.Millisecond)
+				}
+				j := schedule.Job{Queue: queue, ID: fmt.Sprintf("w%d-%d", w, i%(jobs/3)), Due: base, Expires: expires}
+				// Purging without pause makes Redis refuse some Schedules
+				// (ErrUnavailable, nothing stored), as a caller would see
+				// under a purge storm: try again, as a caller would.
+				var err error
+				for range 100 {
+					if err = q.Schedule(ctx, j); !errors.Is(err, store.ErrUnavailable) {
+						break
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	purgersWG.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent Schedule/PurgeExpired: %v", err)
+	}
+	q := open()
+	purgeAll(t, q, at)
+	for _, queue := range queues {
+		for w := range writers {
+			for i := range jobs / 3 {
+				if j, ok := getJob(t, q, queue, fmt.Sprintf("w%d-%d", w, i)); ok && !j.Expires.After(at) {
+					t.Errorf("Got(%s/%s) = expires %v, still stored after a purge at %v: the index lost it", queue, j.ID, j.Expires, at)
+				}
+			}
+		}
+	}
+	purgeAll(t, q, base.Add(time.Hour))
+	for _, queue := range queues {
+		if n := pending(t, q, queue); n != 0 {
+			t.Errorf("Got(Pending(%s) after purging past every expiry) = %d, want 0: a job escaped the expiry index", queue, n)
+		}
 	}
 }

@@ -48,6 +48,8 @@ func Run(t *testing.T, fresh Fresh) {
 		{"ReleaseWakesWaiter", testReleaseWakesWaiter},
 		{"ExpiredLeaseIsTakenOver", testExpiredLeaseIsTakenOver},
 		{"ExpiredLeaseUntakenCommits", testExpiredLeaseUntakenCommits},
+		{"SessionExpiresDuringTurn", testSessionExpiresDuringTurn},
+		{"ProfileExpires", testProfileExpires},
 		{"StaleCommitAfterOtherCommitFails", testStaleCommitAfterOtherCommit},
 		{"ConcurrentWritersLoseNothing", testConcurrentWriters},
 		{"OnceIsOnce", testOnce},
@@ -284,6 +286,34 @@ func testExpiredLeaseUntakenCommits(t *testing.T, open func() Store) {
 	if string(l.Session) != "late" {
 		t.Errorf("Session = %q, want %q", l.Session, "late")
 	}
+}
+
+// testSessionExpiresDuringTurn: the session's idle time runs out while a
+// turn holds the lease; the turn's commit is not a conflict.
+func testSessionExpiresDuringTurn(t *testing.T, open func() Store) {
+	s := open()
+	l := acquire(t, s, "idle-turn", lease)
+	commit(t, s, l, store.Write{Session: []byte("v1"), SessionTTL: 100 * time.Millisecond})
+	l = acquire(t, s, "idle-turn", lease)
+	time.Sleep(200 * time.Millisecond) // the session expires while the lease is held
+	commit(t, s, l, write("v2", ""))
+	l = acquire(t, s, "idle-turn", lease)
+	defer s.Release(context.Background(), l)
+	if string(l.Session) != "v2" {
+		t.Errorf("Session = %q, want %q", l.Session, "v2")
+	}
+}
+
+// testProfileExpires: the profile is personal data and goes at its TTL.
+func testProfileExpires(t *testing.T, open func() Store) {
+	s := open()
+	l := acquire(t, s, "quiet", lease)
+	commit(t, s, l, store.Write{Session: []byte("s"), SessionTTL: 100 * time.Millisecond, Profile: []byte("en"), ProfileTTL: 150 * time.Millisecond})
+	eventually(t, "profile expires", func() bool {
+		l := acquire(t, s, "quiet", lease)
+		defer s.Release(context.Background(), l)
+		return l.Profile == nil
+	})
 }
 
 func testStaleCommitAfterOtherCommit(t *testing.T, open func() Store) {

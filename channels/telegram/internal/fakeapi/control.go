@@ -16,7 +16,7 @@ import (
 //	POST /_fake/member   {"user":{...},"status":"kicked"|"member"}  -> {"update_id":N}
 //	POST /_fake/block    {"chat":N,"blocked":true}
 //	POST /_fake/fail     {"method":"sendMessage","chat":0,"code":429,"description":"...","retry_after":1,"times":1}
-//	GET  /_fake/calls?after=N&wait_ms=M     -> {"calls":[...]} (waits for one after N)
+//	GET  /_fake/calls?after=N&wait_ms=M     -> {"calls":[...],"total":T} (waits for one after N)
 //	GET  /_fake/messages?chat=N&min=K&wait_ms=M -> {"messages":[...]} (waits for K bot messages)
 //	GET  /_fake/webhook                     -> {"url":"...","allowed_updates":[...]}
 func (s *Server) control(w http.ResponseWriter, r *http.Request) {
@@ -67,12 +67,13 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 		after := atoi(q.Get("after"))
 		_ = s.Wait(ctx, func(s *Server) bool { return len(s.calls) > after })
 		calls := s.Calls()
+		total := len(calls)
 		if after < len(calls) {
 			calls = calls[after:]
 		} else {
 			calls = nil
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"calls": calls})
+		writeJSON(w, http.StatusOK, map[string]any{"calls": calls, "total": total})
 	case "/_fake/messages":
 		chat, _ := strconv.ParseInt(q.Get("chat"), 10, 64)
 		want := atoi(q.Get("min"))

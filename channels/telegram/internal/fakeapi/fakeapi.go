@@ -55,6 +55,11 @@ type Call struct {
 type File struct {
 	Name string `json:"name"`
 	Data []byte `json:"data"`
+	// MimeType is the document's mime_type as Telegram reports it: the Bot
+	// API server names it from the file name's extension (the part's
+	// Content-Type is not used), application/octet-stream when it does not
+	// know the extension.
+	MimeType string `json:"mime_type,omitempty"`
 }
 
 // Button is an inline keyboard button as the server stored it.
@@ -490,7 +495,8 @@ func (s *Server) messageJSON(u User, m *Message) map[string]any {
 		j["text"] = m.Text
 	}
 	if m.Document != nil {
-		j["document"] = map[string]any{"file_id": "f", "file_unique_id": "f", "file_name": m.Document.Name}
+		j["document"] = map[string]any{"file_id": "f", "file_unique_id": "f", "file_name": m.Document.Name,
+			"mime_type": m.Document.MimeType, "file_size": len(m.Document.Data)}
 	}
 	if len(m.Keyboard) > 0 {
 		j["reply_markup"] = map[string]any{"inline_keyboard": m.Keyboard}
@@ -720,6 +726,7 @@ func (s *Server) handle(method string, p map[string]string, files map[string]Fil
 		if err != nil {
 			return 400, "Bad Request: " + err.Error(), 0, nil
 		}
+		f.MimeType = mimeType(f.Name)
 		m := s.addMessage(chat, true, "")
 		m.Document, m.Keyboard, m.ReplyTo = &f, kb, replyTo(p)
 		return 200, "", 0, s.messageJSON(User{ID: chat, Chat: chat}, m)
@@ -817,6 +824,23 @@ func sameKeyboard(a, b [][]Button) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return bytes.Equal(ja, jb)
+}
+
+// mimeTypes are the document types Telegram names from a file's extension
+// (a few of them: what Sportello's tests send and the common ones).
+var mimeTypes = map[string]string{
+	".ics": "text/calendar", ".pdf": "application/pdf", ".txt": "text/plain", ".csv": "text/csv",
+	".json": "application/json", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+}
+
+// mimeType is the mime_type Telegram gives a document named name.
+func mimeType(name string) string {
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		if t, ok := mimeTypes[strings.ToLower(name[i:])]; ok {
+			return t
+		}
+	}
+	return "application/octet-stream"
 }
 
 func utf16Len(s string) int { return len(utf16.Encode([]rune(s))) }
