@@ -641,6 +641,7 @@ offices:
 	}
 	a.say(press(days[0]))
 	a.say("Mario Rossi RSSMRA80A01H501U")
+	a.say(press("book:res:yes")) // asked under non_residents: allowed too
 	if got := a.say(press("book:confirm")).text(); !strings.Contains(got, "prenotato") {
 		t.Fatalf("booking A: %q", got)
 	}
@@ -653,6 +654,7 @@ offices:
 	}
 	b.say(press("book:wait"))
 	b.say("Anna Bianchi BNCNNA85M41F205Q")
+	b.say(press("book:res:yes"))
 	if got := b.say(press("book:confirm")).text(); !strings.Contains(got, "lista d'attesa") {
 		t.Fatalf("waitlist B: %q", got)
 	}

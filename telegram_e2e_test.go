@@ -580,6 +580,7 @@ offices:
 	}
 	a.say(press(days[0]))
 	a.say("Mario Rossi RSSMRA80A01H501U")
+	a.say(press("book:res:yes")) // asked under non_residents: allowed too
 	if got := a.say(press("book:confirm")).text(); !strings.Contains(got, "prenotato") {
 		t.Fatalf("booking A: %q", got)
 	}
@@ -593,6 +594,8 @@ offices:
 	b.press(offer, "book:wait")
 	b.next("the name question", withText("Come si chiama"))
 	b.say("Anna Bianchi BNCNNA85M41F205Q")
+	resident := b.next("the residence question", withButton("book:res:yes"))
+	b.press(resident, "book:res:yes")
 	summary := b.next("the waitlist summary's confirm", withButton("book:confirm"))
 	b.press(summary, "book:confirm")
 	joined := b.next("on the waitlist", withText("lista d'attesa"))

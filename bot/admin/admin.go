@@ -6,13 +6,15 @@
 // no token configured the API is disabled and answers 503 to everything: it
 // is never open.
 //
-// Fiscal codes are shown in full by default: the office needs them to check
-// residence in ANPR, to ask a non-resident's Comune for the nulla osta and to
-// prepare the CIE application before the citizen arrives. This list is the
-// one place the plain code is meant for; it sits behind the admin token, is
-// sent with Cache-Control: no-store, is never logged, and the calendar
-// deletes it pii_retention_days after the appointment. ?fiscal_codes=masked
-// gives "RSS***********1U" for lists printed or shown at the counter. Names
+// Fiscal codes are masked by default ("RSS***********1U"): lists end up
+// printed, mailed and in spreadsheets, and personal data shown to operators
+// is masked. ?fiscal_codes=plain is the explicit opt-in for the office's own
+// work (checking residence in ANPR, asking a non-resident's Comune for the
+// nulla osta, preparing the CIE application before the citizen arrives);
+// each such request is logged as a fact (office, day, how many codes,
+// format, caller address), never with the codes themselves. Everything sits
+// behind the admin token, is sent with Cache-Control: no-store, and the
+// calendar deletes the data pii_retention_days after the appointment. Names
 // are always shown: the desk calls people by name.
 package admin
 
@@ -237,13 +239,13 @@ func (h *Handler) appointments(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_status", "status must be active (the default) or all")
 		return
 	}
-	mask := false
+	mask := true
 	switch q.Get("fiscal_codes") {
-	case "", "plain":
-	case "masked":
-		mask = true
+	case "", "masked":
+	case "plain":
+		mask = false
 	default:
-		writeError(w, http.StatusBadRequest, "bad_fiscal_codes", "fiscal_codes must be plain (the default) or masked")
+		writeError(w, http.StatusBadRequest, "bad_fiscal_codes", "fiscal_codes must be masked (the default) or plain")
 		return
 	}
 
@@ -291,6 +293,10 @@ func (h *Handler) appointments(w http.ResponseWriter, r *http.Request) {
 			a.ConfirmBy = &by
 		}
 		out.Appointments = append(out.Appointments, a)
+	}
+	if !mask {
+		h.log.Info("admin api: plain fiscal codes shown", slog.String("office", o.ID), slog.String("date", out.Date),
+			slog.Int("count", len(out.Appointments)), slog.String("format", format), slog.String("remote_addr", r.RemoteAddr))
 	}
 	if format == "json" {
 		writeJSON(w, out)

@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -55,7 +56,13 @@ func boltService(t *testing.T) *booking.Service {
 // server serves the admin handler mounted as main mounts it.
 func server(t *testing.T, svc *booking.Service, tok string) *httptest.Server {
 	t.Helper()
-	h, err := admin.New(admin.Config{Token: tok, Service: svc, Now: clock})
+	return serverLogging(t, svc, tok, nil)
+}
+
+// serverLogging is server with the handler's log written to log.
+func serverLogging(t *testing.T, svc *booking.Service, tok string, log *slog.Logger) *httptest.Server {
+	t.Helper()
+	h, err := admin.New(admin.Config{Token: tok, Service: svc, Now: clock, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +217,8 @@ func TestOffices(t *testing.T) {
 
 func TestAppointments(t *testing.T) {
 	svc := boltService(t)
-	srv := server(t, svc, token)
+	var logged bytes.Buffer
+	srv := serverLogging(t, svc, token, slog.New(slog.NewJSONHandler(&logged, nil)))
 	// Tuesday 1 December 2026 at the centrale: 08:30 and 08:50 (Rome).
 	first := book(t, svc, "u1", "Mario Rossi", "RSSMRA80A01H501U", time.Date(2026, 12, 1, 7, 30, 0, 0, time.UTC), "centrale")
 	second := book(t, svc, "u2", "=Laura Bianchi", "BNCLRA85M41F205C", time.Date(2026, 12, 1, 7, 50, 0, 0, time.UTC), "centrale")
@@ -233,13 +241,18 @@ func TestAppointments(t *testing.T) {
 		t.Fatalf("Got(day) = %+v", day)
 	}
 	a := day.Appointments[0]
-	if a.Code != first.Code || a.Time != "08:30" || a.Name != "Mario Rossi" || a.FiscalCode != "RSSMRA80A01H501U" ||
+	// Fiscal codes are masked unless asked for in plain.
+	if a.Code != first.Code || a.Time != "08:30" || a.Name != "Mario Rossi" || a.FiscalCode != "RSS***********1U" ||
 		a.Status != "booked" || !a.Active || a.Reason != "renewal" || a.Language != "it" || a.ConfirmBy == nil ||
 		!a.Start.Equal(first.Start) || !a.End.Equal(first.Start.Add(20*time.Minute)) {
 		t.Errorf("Got(first appointment) = %+v", a)
 	}
 	if _, offset := a.Start.Zone(); offset != 3600 {
 		t.Errorf("Got(start offset) = %d, want +01:00 (Rome in December)", offset)
+	}
+
+	if strings.Contains(logged.String(), "plain") {
+		t.Errorf("a masked list logged %s", logged.String())
 	}
 
 	r = get(t, srv, "GET", "/api/v1/offices/centrale/appointments?date=2026-12-01&status=all&fiscal_codes=masked")
@@ -254,6 +267,33 @@ func TestAppointments(t *testing.T) {
 		t.Errorf("Got(masked fiscal code) = %q", got)
 	}
 
+	// The plain codes on explicit request, and that fact is logged: which
+	// office and day, how many codes, no personal data.
+	r = get(t, srv, "GET", "/api/v1/offices/centrale/appointments?date=2026-12-01&fiscal_codes=plain")
+	day = admin.Day{}
+	if err := json.Unmarshal(r.body, &day); err != nil {
+		t.Fatal(err)
+	}
+	if got := day.Appointments[0].FiscalCode; got != "RSSMRA80A01H501U" {
+		t.Errorf("Got(plain fiscal code) = %q", got)
+	}
+	var fact map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logged.String()), "\n") {
+		if strings.Contains(line, "plain fiscal codes") {
+			if err := json.Unmarshal([]byte(line), &fact); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if fact == nil || fact["office"] != "centrale" || fact["date"] != "2026-12-01" || fact["count"] != 2.0 || fact["format"] != "json" {
+		t.Errorf("Got(log of the plain list) = %v, want office, date, count and format", fact)
+	}
+	for _, secret := range []string{"RSSMRA80A01H501U", "BNCLRA85M41F205C", "Mario", "Laura", first.Code} {
+		if strings.Contains(logged.String(), secret) {
+			t.Errorf("the log has %q: %s", secret, logged.String())
+		}
+	}
+
 	r = get(t, srv, "GET", "/api/v1/offices/centrale/appointments?date=2026-12-01", "Accept", "text/csv, application/json;q=0.5")
 	if !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") || !strings.Contains(r.header.Get("Content-Disposition"), "appointments-centrale-2026-12-01.csv") {
 		t.Fatalf("Got(CSV headers) = %v", r.header)
@@ -262,8 +302,12 @@ func TestAppointments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 3 || rows[1][0] != first.Code || rows[1][2] != "08:30" || rows[1][3] != "08:50" || rows[1][7] != "RSSMRA80A01H501U" {
+	if len(rows) != 3 || rows[1][0] != first.Code || rows[1][2] != "08:30" || rows[1][3] != "08:50" || rows[1][7] != "RSS***********1U" {
 		t.Errorf("Got(CSV) = %q", rows)
+	}
+	r = get(t, srv, "GET", "/api/v1/offices/centrale/appointments?date=2026-12-01&format=csv&fiscal_codes=plain")
+	if rows, err := csv.NewReader(strings.NewReader(string(r.body))).ReadAll(); err != nil || len(rows) != 3 || rows[1][7] != "RSSMRA80A01H501U" {
+		t.Errorf("Got(plain CSV) = %q, %v", rows, err)
 	}
 	// A name typed as a formula does not run in a spreadsheet.
 	if rows[2][0] != second.Code || rows[2][6] != "'=Laura Bianchi" {

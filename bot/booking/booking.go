@@ -9,7 +9,9 @@
 // Personal data: lookups use a pseudonym of the fiscal code (keyed
 // HMAC-SHA256). The plain name and fiscal code are kept on the booking only
 // for the office and deleted with the booking a set time after the
-// appointment (pii_retention_days). Log the booking code, never them.
+// appointment (pii_retention_days), or a day after a booking ends without
+// one (cancelled, released, an offer declined or not accepted; a waitlist
+// entry that ends goes at once). Log the booking code, never them.
 package booking
 
 import (
@@ -52,7 +54,8 @@ func (r Reason) Valid() bool {
 type Status string
 
 // Statuses. Offered, booked and confirmed hold a place in their slot
-// (Active); the others do not.
+// (Active); the others do not. An active booking whose slot has started is
+// Over: it counts against no limit any more.
 const (
 	// StatusWaiting: on the waitlist, no slot yet (Office "" = any office).
 	StatusWaiting Status = "waiting"
@@ -138,15 +141,24 @@ type Booking struct {
 	Until time.Time `json:"until,omitzero"`
 	// PurgeAt is when the record, personal data included, is deleted.
 	PurgeAt time.Time `json:"purge_at"`
-	// Notice is a notice decided but not yet acknowledged as sent
-	// (bookkeeping of the Service; the dialog ignores it).
-	Notice NoticeKind `json:"notice,omitempty"`
+	// Notice is a notice decided but not yet acknowledged as sent, and
+	// NoticeTries how many times sending it failed (bookkeeping of the
+	// Service; the dialog ignores them).
+	Notice      NoticeKind `json:"notice,omitempty"`
+	NoticeTries int        `json:"notice_tries,omitempty"`
 	// Seq orders the waitlist (lower is first in line).
 	Seq int64 `json:"seq,omitempty"`
 }
 
 // Slot returns the booking's slot (zero for a waitlist entry).
 func (b *Booking) Slot() Slot { return Slot{Office: b.Office, Start: b.Start} }
+
+// Over reports whether b's slot has started at now: the appointment is past
+// (or under way), so it counts against no limit, is not listed among the
+// citizen's appointments and can no longer be moved or cancelled. The
+// record stays, for the office, until PurgeAt. A waitlist entry is never
+// over.
+func (b *Booking) Over(now time.Time) bool { return !b.Start.IsZero() && !b.Start.After(now) }
 
 // Slot is one appointment time at one office.
 type Slot struct {
@@ -197,7 +209,10 @@ type Request struct {
 	// IdempotencyKey makes a retried request (a redelivered update, a re-run
 	// turn) return the booking the first one made instead of booking twice.
 	// Use something stable for the citizen's final "confirm" press, e.g. the
-	// conversation key plus the session's booking attempt id.
+	// conversation key plus the session's booking attempt id. Only the same
+	// request is a retry: the Service joins the key to a digest of Slot,
+	// Reason, Name, FiscalCode and NonResident, so a request changed under
+	// the same key (another time, another person) books anew.
 	IdempotencyKey string
 }
 
@@ -230,7 +245,8 @@ var (
 	// ErrSlotTaken: the slot is full (somebody booked it in between).
 	ErrSlotTaken = errors.New("booking: slot taken")
 	// ErrTooManyActive: the person (fiscal code) or the conversation already
-	// has the most active bookings allowed (max_active_per_person).
+	// has the most active bookings allowed (max_active_per_person); only
+	// appointments still to come count.
 	ErrTooManyActive = errors.New("booking: too many active bookings")
 	// ErrRateLimited: too many booking attempts in a short time by this
 	// person or conversation; comes as a *RateLimitError with RetryAfter.
@@ -253,8 +269,11 @@ var (
 	// gets this too, so codes cannot be probed.
 	ErrNotFound = errors.New("booking: not found")
 	// ErrNotActive: the booking cannot change any more (cancelled,
-	// released, expired, or, for Accept, not an offer).
+	// released, expired, over, or, for Accept, not an offer).
 	ErrNotActive = errors.New("booking: not active")
+	// ErrOver is ErrNotActive for an appointment that is over (its slot
+	// has started): errors.Is matches both.
+	ErrOver = fmt.Errorf("%w: the appointment is over", ErrNotActive)
 	// ErrNoFreeSlot: nothing is free within the horizon (at that office);
 	// the citizen may join the waitlist.
 	ErrNoFreeSlot = errors.New("booking: no free slot")

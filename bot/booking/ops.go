@@ -30,6 +30,19 @@ func (s *Service) pseudonym(fc string) string {
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
+// requestDigest identifies what a booking request asks for (slot, reason,
+// person, residence), keyed like the pseudonym so that no fiscal code can be
+// guessed from it: joined to Request.IdempotencyKey, it makes a changed
+// request a new one even when the caller kept the same key.
+func (s *Service) requestDigest(slot Slot, reason Reason, name, fc string, nonResident bool) string {
+	m := hmac.New(sha256.New, s.cfg.PIIKey)
+	for _, part := range []string{"book", slot.String(), string(reason), name, fc, strconv.FormatBool(nonResident)} {
+		m.Write([]byte(part))
+		m.Write([]byte{0})
+	}
+	return hex.EncodeToString(m.Sum(nil)[:12])
+}
+
 // owns reports whether who may see or change b.
 func (s *Service) owns(b *Booking, who Owner) bool {
 	if who.FiscalCode != "" && hmac.Equal([]byte(s.pseudonym(who.FiscalCode)), []byte(b.Person)) {
@@ -76,7 +89,9 @@ func (s *Service) person(reason Reason, name, fc string, conv bot.Conversation, 
 // alternatives), ErrTooManyActive, *RateLimitError (ErrRateLimited),
 // ErrOutsideHorizon, ErrTooSoon, ErrClosed, ErrUnknownOffice,
 // ErrNonResident, ErrInvalid, store.ErrUnavailable. The same
-// IdempotencyKey returns the first call's booking.
+// IdempotencyKey with the same request returns the first call's booking; a
+// request that differs in slot, reason, name, fiscal code or residence is a
+// new one whatever its key.
 func (s *Service) Book(ctx context.Context, r Request) (*Booking, error) {
 	now := s.now()
 	name, fc, err := s.person(r.Reason, r.Name, r.FiscalCode, r.Conv, r.NonResident)
@@ -96,7 +111,7 @@ func (s *Service) Book(ctx context.Context, r Request) (*Booking, error) {
 	}
 	lim := s.limits(now, r.Slot.Office)
 	if r.IdempotencyKey != "" {
-		lim.IdempotencyKey = "book:" + r.IdempotencyKey
+		lim.IdempotencyKey = "book:" + r.IdempotencyKey + ":" + s.requestDigest(r.Slot, r.Reason, name, fc, r.NonResident)
 	}
 	got, err := s.insert(ctx, b, lim)
 	if err != nil {
@@ -130,9 +145,11 @@ func (s *Service) explain(ctx context.Context, err error, slot Slot, now time.Ti
 		}
 		return &SlotTakenError{Slot: slot, Alternatives: alt}
 	case errors.Is(err, ErrRateLimited):
-		w := s.cfg.RateWindow
-		next := now.Truncate(w).Add(w)
-		return &RateLimitError{RetryAfter: next.Sub(now)}
+		// The stores count attempts in windows of RateWindow from the Unix
+		// epoch (time.Truncate would count from year 1).
+		w := max(s.cfg.RateWindow.Milliseconds(), 1)
+		into := now.UnixMilli() % w
+		return &RateLimitError{RetryAfter: time.Duration(w-into) * time.Millisecond}
 	}
 	return err
 }
@@ -161,6 +178,8 @@ func (s *Service) Lookup(ctx context.Context, code string) (*Booking, error) {
 
 // Mine returns who's current bookings, offers and waitlist entries (status
 // waiting, offered, booked, confirmed), by start (waitlist entries last).
+// Appointments that are over (Booking.Over) are not current: they are left
+// out.
 func (s *Service) Mine(ctx context.Context, who Owner) ([]*Booking, error) {
 	var person, conv string
 	if who.FiscalCode != "" {
@@ -176,9 +195,10 @@ func (s *Service) Mine(ctx context.Context, who Owner) ([]*Booking, error) {
 	if err != nil {
 		return nil, err
 	}
+	now := s.now()
 	var out []*Booking
 	for _, b := range all {
-		if (b.Status.Active() || b.Status == StatusWaiting) && s.owns(b, who) {
+		if (b.Status.Active() || b.Status == StatusWaiting) && !b.Over(now) && s.owns(b, who) {
 			out = append(out, b)
 		}
 	}
@@ -199,7 +219,8 @@ func (s *Service) Mine(ctx context.Context, who Owner) ([]*Booking, error) {
 
 // Cancel cancels the booking (or waitlist entry, or offer) code owned by
 // who. Its place goes to the first in line on the waitlist. Cancelling twice
-// is not an error. Errors: ErrNotFound, ErrNotActive (released, expired...).
+// is not an error. Errors: ErrNotFound, ErrNotActive (released, expired,
+// over...).
 func (s *Service) Cancel(ctx context.Context, code string, who Owner) (*Booking, error) {
 	return s.end(ctx, code, who, StatusCancelled)
 }
@@ -214,7 +235,11 @@ func (s *Service) end(ctx context.Context, code string, who Owner, to Status) (*
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.st.End(ctx, b.Code, to, s.limits(s.now(), b.Office))
+	now := s.now()
+	if b.Status.Active() && b.Over(now) {
+		return nil, fmt.Errorf("%w: %s", ErrOver, b.Code)
+	}
+	r, err := s.st.End(ctx, b.Code, to, s.limits(now, b.Office))
 	if err != nil {
 		return nil, err
 	}
@@ -232,10 +257,13 @@ func (s *Service) Move(ctx context.Context, code string, who Owner, to Slot) (*B
 	if err != nil {
 		return nil, err
 	}
+	now := s.now()
 	if b.Status != StatusBooked && b.Status != StatusConfirmed {
 		return nil, fmt.Errorf("%w: %s is %s", ErrNotActive, b.Code, b.Status)
 	}
-	now := s.now()
+	if b.Over(now) {
+		return nil, fmt.Errorf("%w: %s", ErrOver, b.Code)
+	}
 	to.Start = to.Start.UTC()
 	if _, err := s.checkSlot(to, now); err != nil {
 		return nil, err
@@ -260,7 +288,11 @@ func (s *Service) Confirm(ctx context.Context, code string, who Owner) (*Booking
 	if b.Status == StatusOffered {
 		return nil, fmt.Errorf("%w: %s is an offer: accept it", ErrNotActive, b.Code)
 	}
-	r, err := s.st.Confirm(ctx, b.Code, Plan{}, s.limits(s.now(), b.Office))
+	now := s.now()
+	if b.Over(now) {
+		return nil, fmt.Errorf("%w: %s", ErrOver, b.Code)
+	}
+	r, err := s.st.Confirm(ctx, b.Code, Plan{}, s.limits(now, b.Office))
 	if err != nil {
 		return nil, err
 	}
@@ -294,9 +326,10 @@ func (s *Service) Accept(ctx context.Context, code string, who Owner) (*Booking,
 
 // Join puts the citizen on the waitlist for r.Office ("" = any office) and
 // returns the entry (Status waiting; Code identifies it for Cancel). Joining
-// again for the same office returns the same entry. Errors: ErrFreeSlots
-// (book one instead), ErrTooManyActive, ErrUnknownOffice, ErrInvalid,
-// ErrNonResident, ErrRateLimited.
+// again for the same office returns the same entry. One chat holds at most
+// MaxActivePerConversation upcoming bookings and entries together. Errors:
+// ErrFreeSlots (book one instead), ErrTooManyActive, ErrUnknownOffice,
+// ErrInvalid, ErrNonResident, ErrRateLimited.
 func (s *Service) Join(ctx context.Context, r WaitRequest) (*Booking, error) {
 	name, fc, err := s.person(r.Reason, r.Name, r.FiscalCode, r.Conv, r.NonResident)
 	if err != nil {
@@ -335,11 +368,16 @@ func (s *Service) Appointments(ctx context.Context, office string, date time.Tim
 	return s.st.Calendar(ctx, office, d, d.AddDate(0, 0, 1))
 }
 
-// noticeID is the stable id of the notice kind about b in its current slot.
+// noticeID is the stable id of the notice kind about b in its current slot
+// (and, for a confirmation request, with its deadline: a request asked
+// again with a new deadline is a new message).
 func noticeID(b *Booking) string {
 	id := "booking:" + b.Code + ":" + string(b.Notice)
 	if !b.Start.IsZero() {
 		id += ":" + strconv.FormatInt(b.Start.Unix()/60, 36)
+	}
+	if b.Notice == NoticeConfirm && !b.ConfirmBy.IsZero() {
+		id += ":" + strconv.FormatInt(b.ConfirmBy.Unix()/60, 36)
 	}
 	return id
 }
@@ -360,8 +398,14 @@ func (s *Service) deliver(ctx context.Context, r *Result) bool {
 			s.log.WarnContext(ctx, "booking notice dropped: no notifier", slog.String("code", b.Code),
 				slog.String("notice", string(b.Notice)))
 		} else if err := s.cfg.Notifier.Notify(ctx, Notice{ID: noticeID(b), Kind: b.Notice, Booking: b}); err != nil {
+			now := s.now()
+			at := retryAt(b, now)
 			s.log.WarnContext(ctx, "booking notice not sent; will retry", slog.String("code", b.Code),
-				slog.String("notice", string(b.Notice)), slog.Any("error", err))
+				slog.String("notice", string(b.Notice)), slog.Int("tries", b.NoticeTries+1),
+				slog.Time("retry_at", at), slog.Any("error", err))
+			if err := s.st.NoticeFailed(ctx, b.Code, b.Notice, at, s.limits(now, b.Office)); err != nil {
+				s.log.WarnContext(ctx, "booking notice failed", slog.String("code", b.Code), slog.Any("error", err))
+			}
 			ok = false
 			continue
 		}
@@ -373,13 +417,38 @@ func (s *Service) deliver(ctx context.Context, r *Result) bool {
 	return ok
 }
 
+// Backoff of a notice that could not be sent: 30s after the first failure,
+// doubling up to 30 minutes.
+const (
+	noticeBackoff    = 30 * time.Second
+	maxNoticeBackoff = 30 * time.Minute
+)
+
+// retryAt is when to try b's failed notice again: later after each failure,
+// but never after b's next deadline, which must not wait for the notice.
+func retryAt(b *Booking, now time.Time) time.Time {
+	wait := maxNoticeBackoff
+	if b.NoticeTries < 10 {
+		wait = min(noticeBackoff<<b.NoticeTries, maxNoticeBackoff)
+	}
+	at := now.Add(wait)
+	next := *b
+	next.Notice = ""
+	if d := DueAt(&next, now); d.After(now) && d.Before(at) {
+		at = d
+	}
+	return at
+}
+
 // maxSteps bounds how many steps Sweep takes on one record in one go (a
 // booking found long overdue is asked, released and purged in one sweep).
 const maxSteps = 6
 
 // Sweep does everything due now: confirmation requests, releases of
 // unconfirmed bookings, expired offers passed on, expired waitlist entries,
-// purges, and notices not yet sent. It returns how many steps it took.
+// purges, and notices not yet sent; then, while people wait, it offers them
+// the free places of the horizon (a new day that became bookable). It
+// returns how many steps it took.
 // Several replicas may sweep at once: each step is atomic and notices carry
 // stable ids.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
@@ -406,9 +475,67 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			}
 		}
 		if len(codes) < batch || fresh == 0 {
-			return steps, nil
+			break
 		}
 	}
+	n, err := s.offerFree(ctx)
+	return steps + n, err
+}
+
+// maxOffers bounds how many free places one sweep offers to the waitlist.
+const maxOffers = 50
+
+// offerFree offers the free places of the horizon to the people waiting:
+// places that no freed booking brought (a new day entering the horizon, a
+// place freed too close to be offered then and not booked since). Each goes
+// to the first in line for its office or any office, with the usual hold.
+// It returns how many it offered.
+func (s *Service) offerFree(ctx context.Context) (int, error) {
+	ids := []string{""}
+	for _, o := range s.c.Offices {
+		ids = append(ids, o.ID)
+	}
+	waiting, err := s.st.Waiting(ctx, ids)
+	if err != nil {
+		return 0, err
+	}
+	var offices []*comune.Office
+	for _, o := range s.c.Offices {
+		if waiting[""] > 0 || waiting[o.ID] > 0 {
+			offices = append(offices, o)
+		}
+	}
+	if len(offices) == 0 {
+		return 0, nil
+	}
+	now := s.now()
+	earliest, end := s.window(now)
+	free, err := s.free(ctx, offices, earliest, end)
+	if err != nil {
+		return 0, err
+	}
+	offered := 0
+	exhausted := map[string]bool{} // nobody left in line for the office
+	for _, f := range free {
+		for range f.Free {
+			if exhausted[f.Slot.Office] || offered == maxOffers {
+				break
+			}
+			r, err := s.st.Offer(ctx, f.Slot, s.limits(now, f.Slot.Office))
+			if err != nil {
+				return offered, err
+			}
+			if r.Offered == nil {
+				exhausted[f.Slot.Office] = true
+				break
+			}
+			offered++
+			s.log.InfoContext(ctx, "booking free place offered", slog.String("code", r.Offered.Code),
+				slog.String("office", f.Slot.Office), slog.Time("start", f.Slot.Start))
+			s.deliver(ctx, r)
+		}
+	}
+	return offered, nil
 }
 
 // advance takes the steps due on code at now.

@@ -37,9 +37,12 @@ type Config struct {
 	// conversation within RateWindow (defaults 20 per hour).
 	RateLimit  int
 	RateWindow time.Duration
-	// MaxActivePerConversation caps active bookings made from one chat
-	// whatever fiscal codes it types (default: 4, a parent with children);
-	// max_active_per_person of the Comune file caps them per fiscal code.
+	// MaxActivePerConversation caps the upcoming bookings made from one
+	// chat whatever fiscal codes it types (default: 4, a parent with
+	// children), and its bookings and waitlist entries together, so one
+	// account cannot line up made-up people ahead of real citizens;
+	// max_active_per_person of the Comune file caps bookings per fiscal
+	// code.
 	MaxActivePerConversation int
 	// IdempotencyTTL is how long a Request.IdempotencyKey is remembered
 	// (default 24h).
@@ -99,6 +102,16 @@ func New(cfg Config) (*Service, error) {
 // Comune returns the Comune the Service books for.
 func (s *Service) Comune() *comune.Comune { return s.c }
 
+// endedRetention is how long a booking that ended without the appointment
+// (cancelled, declined, released, expired offer) keeps the citizen's data:
+// long enough for its notice and calendar file, no longer.
+const endedRetention = 24 * time.Hour
+
+// answerWindow is the least time a citizen gets to answer a confirmation
+// request (the shortest window plan gives: asked a day before, answered 12
+// hours before).
+const answerWindow = 12 * time.Hour
+
 // limits returns the Store limits at now for taking a place at office.
 func (s *Service) limits(now time.Time, office string) Limits {
 	b := s.c.Booking
@@ -112,6 +125,8 @@ func (s *Service) limits(now time.Time, office string) Limits {
 		Hold:           time.Duration(b.WaitlistHoldMinutes) * time.Minute,
 		OfferFrom:      now.Add(time.Duration(b.MinNoticeHours) * time.Hour),
 		Retention:      time.Duration(s.c.PIIRetentionDays) * 24 * time.Hour,
+		Ended:          endedRetention,
+		AnswerWindow:   answerWindow,
 		Capacities:     make(map[string]int, len(s.c.Offices)),
 	}
 	for _, o := range s.c.Offices {

@@ -20,9 +20,13 @@ type Store interface {
 	// within lim.IdempotencyTTL, returning the booking it made and nothing
 	// else; counting one attempt against lim.RateLimit for b.Person and
 	// b.Conv (ErrRateLimited); checking that neither has lim.MaxActive
-	// active bookings (ErrTooManyActive) -- for a waitlist entry, also that
-	// the person is not already waiting for the same office, in which case
-	// the existing entry is returned; checking the slot has fewer than
+	// (lim.MaxActiveConv) active bookings whose slot starts after lim.Now
+	// (ErrTooManyActive: an appointment that is over no longer counts) --
+	// for a waitlist entry, first that the person is not already waiting
+	// for the same office, in which case the existing entry is returned,
+	// and after that that the conversation's upcoming bookings and waitlist
+	// entries together are fewer than lim.MaxActiveConv
+	// (ErrTooManyActive); checking the slot has fewer than
 	// lim.Capacity active bookings (ErrSlotTaken); checking b.Code is unused
 	// (ErrCodeTaken). A waitlist entry gets the next Seq.
 	Insert(ctx context.Context, b *Booking, lim Limits) (*Booking, error)
@@ -35,8 +39,9 @@ type Store interface {
 	Move(ctx context.Context, code string, to Slot, p Plan, lim Limits) (*Result, error)
 
 	// End ends code with status to (cancelled, declined): an active
-	// booking frees its place, which is offered to the waitlist; a waitlist
-	// entry leaves the line. Cancelling a booking already in status to
+	// booking frees its place, which is offered to the waitlist, and is
+	// purged lim.Ended later at most; a waitlist entry leaves the line and
+	// is purged at once. Cancelling a booking already in status to
 	// returns it unchanged; any other inactive status is ErrNotActive.
 	// Declined is only for offered bookings.
 	End(ctx context.Context, code string, to Status, lim Limits) (*Result, error)
@@ -46,17 +51,48 @@ type Store interface {
 	// acceptance: the booking gets plan p (Status, AskAt, ConfirmBy).
 	Confirm(ctx context.Context, code string, p Plan, lim Limits) (*Result, error)
 
-	// Advance applies what is due on code at lim.Now: an offer whose hold
-	// ended expires and the place goes to the next in line; a booking is
-	// asked to confirm at AskAt, and released at ConfirmBy if unconfirmed;
-	// a waitlist entry expires at Until; the record is deleted at PurgeAt
-	// once no notice is pending. A transition that must be told to the
-	// citizen sets Booking.Notice, replacing an unsent one.
+	// Advance applies what is due on code at lim.Now:
+	//   - an offer whose hold ended expires (purged lim.Ended later at
+	//     most) and the place goes to the next in line (skipping, as
+	//     cancelled, anyone who has MaxActive upcoming bookings by now);
+	//   - a booking is asked to confirm at AskAt, with at least
+	//     lim.AnswerWindow to answer (ConfirmBy moves later when the ask
+	//     comes late), or kept as confirmed when it is too late to ask;
+	//   - at ConfirmBy an unconfirmed booking whose request was
+	//     acknowledged (Ack) is released (purged lim.Ended later at most);
+	//     one whose request is still pending, never handed over, is asked
+	//     again with a new deadline instead;
+	//   - a waitlist entry expires at Until;
+	//   - the record is deleted at PurgeAt once no notice is pending, and
+	//     lim.Ended after PurgeAt in any case (a notice that could not be
+	//     sent by then is dropped).
+	// A transition that must be told to the citizen sets Booking.Notice,
+	// replacing an unsent one.
 	Advance(ctx context.Context, code string, lim Limits) (*Result, error)
+
+	// Offer holds a free place in slot for the first in line (slot's
+	// office waitlist or the any-office one, whoever joined first), with
+	// the same rules as a freed place: not before lim.OfferFrom, only while
+	// the slot has fewer than lim.Capacities[office] places held, skipping
+	// (as cancelled) anyone with MaxActive upcoming bookings. Result.Offered
+	// is the offer (Notice set), or nil when nothing was offered.
+	Offer(ctx context.Context, slot Slot, lim Limits) (*Result, error)
+
+	// Waiting returns how many entries wait on the waitlist of each of
+	// offices ("" is the any-office waitlist). Offices nobody waits for may
+	// be absent.
+	Waiting(ctx context.Context, offices []string) (map[string]int, error)
 
 	// Ack records that notice kind of code was sent (clears Booking.Notice
 	// when it still is kind).
 	Ack(ctx context.Context, code string, kind NoticeKind, lim Limits) error
+
+	// NoticeFailed records that notice kind of code could not be sent, when it is
+	// still the pending one: it counts the failure (Booking.NoticeTries)
+	// and makes the record due again at at, instead of now, so that a
+	// notice that keeps failing waits its turn behind other deadlines.
+	// Setting a new notice starts NoticeTries from 0.
+	NoticeFailed(ctx context.Context, code string, kind NoticeKind, at time.Time, lim Limits) error
 
 	// Due returns up to limit codes with something due at or before now
 	// (a pending notice, a deadline, a purge), earliest first.
@@ -103,6 +139,20 @@ type Limits struct {
 	OfferFrom time.Time
 	// Retention is how long after its start a booking is kept (the purge).
 	Retention time.Duration
+	// AnswerWindow is the least time a citizen gets to answer a
+	// confirmation request: one asked late (the sweep did not run at
+	// AskAt), or asked again because the request could not be handed to
+	// the Notifier by ConfirmBy, gets ConfirmBy = Now+AnswerWindow, but
+	// never later than OfferFrom-Now before the start (a place released
+	// later could not be offered); past that the booking is kept
+	// (confirmed) without asking.
+	AnswerWindow time.Duration
+	// Ended is how long a booking that ends without the appointment
+	// (cancelled, declined, released, an offer not accepted) is kept at
+	// most: its PurgeAt becomes min(PurgeAt, Now+Ended), so the citizen's
+	// name and fiscal code go soon after nobody needs them. It is also how
+	// long past PurgeAt a notice that cannot be sent may delay the purge.
+	Ended time.Duration
 	// Capacities gives the desks of any office, for offers made from a
 	// freed place (keyed by office id).
 	Capacities map[string]int

@@ -41,12 +41,18 @@ type Event struct {
 	Location string
 	// URL is an optional link (the Comune's page).
 	URL string
+	// Organizer is the e-mail address of who holds the appointment (the
+	// registry office), and OrganizerName its name: RFC 5546 wants an
+	// ORGANIZER on published and cancelled events. Empty: no ORGANIZER.
+	Organizer, OrganizerName string
 	// Alarms are reminders before the start (for example 24h and 1h).
 	Alarms []time.Duration
 	// AlarmText is what the reminders say.
 	AlarmText string
-	// Cancelled marks the appointment as cancelled: importing the file
-	// takes it off the calendar where the calendar supports it.
+	// Cancelled makes the file a cancellation (RFC 5546: METHOD:CANCEL,
+	// STATUS:CANCELLED, same UID, higher Sequence): importing it takes the
+	// appointment off calendars that apply iTIP methods; others may need
+	// the entry deleted by hand.
 	Cancelled bool
 }
 
@@ -62,7 +68,11 @@ func Encode(e Event) ([]byte, error) {
 	}
 	cal := ical.NewCalendar()
 	cal.SetProductId(ProductID)
-	cal.SetMethod(ical.MethodPublish)
+	if e.Cancelled {
+		cal.SetMethod(ical.MethodCancel)
+	} else {
+		cal.SetMethod(ical.MethodPublish)
+	}
 	cal.SetCalscale("GREGORIAN")
 
 	ev := cal.AddEvent(e.UID)
@@ -83,6 +93,13 @@ func Encode(e Event) ([]byte, error) {
 	}
 	if e.URL != "" {
 		ev.SetURL(e.URL)
+	}
+	if e.Organizer != "" {
+		var params []ical.PropertyParameter
+		if e.OrganizerName != "" {
+			params = append(params, ical.WithCN(e.OrganizerName))
+		}
+		ev.SetOrganizer(e.Organizer, params...)
 	}
 	ev.SetTimeTransparency(ical.TransparencyOpaque)
 	if e.Cancelled {

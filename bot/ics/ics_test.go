@@ -101,12 +101,63 @@ func TestEncodeParsesBack(t *testing.T) {
 	}
 }
 
+// method returns the calendar's METHOD.
+func method(t *testing.T, data []byte) string {
+	t.Helper()
+	cal, err := ical.ParseCalendar(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range cal.CalendarProperties {
+		if p.IANAToken == string(ical.PropertyMethod) {
+			return p.Value
+		}
+	}
+	return ""
+}
+
+// TestEncodeMethod: RFC 5546: a booked appointment is published, a
+// cancelled one is a CANCEL (which calendars apply to the entry with the
+// same UID), both from an ORGANIZER.
+func TestEncodeMethod(t *testing.T) {
+	start := time.Date(2026, 12, 1, 9, 0, 0, 0, rome(t))
+	for _, tc := range []struct {
+		cancelled bool
+		want      string
+	}{{false, "PUBLISH"}, {true, "CANCEL"}} {
+		data, err := Encode(Event{UID: "X@y", Sequence: 1, Start: start, End: start.Add(time.Hour), Summary: "s",
+			Organizer: "anagrafe@comune-di-esempio.example", OrganizerName: "Comune di Esempio", Cancelled: tc.cancelled})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := method(t, data); got != tc.want {
+			t.Errorf("Got(METHOD, cancelled=%v) = %q, want %q", tc.cancelled, got, tc.want)
+		}
+		org := parse(t, data).GetProperty(ical.ComponentPropertyOrganizer)
+		if org == nil || org.Value != "mailto:anagrafe@comune-di-esempio.example" || len(org.ICalParameters["CN"]) != 1 || org.ICalParameters["CN"][0] != "Comune di Esempio" {
+			t.Errorf("Got(ORGANIZER, cancelled=%v) = %+v, want the Comune's address and name", tc.cancelled, org)
+		}
+	}
+	// Without an address there is no ORGANIZER line, and the file still
+	// parses.
+	data, err := Encode(Event{UID: "X@y", Start: start, End: start.Add(time.Hour), Summary: "s", Cancelled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if org := parse(t, data).GetProperty(ical.ComponentPropertyOrganizer); org != nil {
+		t.Errorf("Got(ORGANIZER) = %+v without an address", org)
+	}
+}
+
 func TestEncodeCancelled(t *testing.T) {
 	start := time.Date(2026, 12, 1, 9, 0, 0, 0, rome(t))
 	data, err := Encode(Event{UID: "X@y", Sequence: 2, Start: start, End: start.Add(time.Hour), Summary: "s",
 		Alarms: []time.Duration{time.Hour}, Cancelled: true})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := method(t, data); got != "CANCEL" {
+		t.Errorf("Got(METHOD) = %q, want CANCEL", got)
 	}
 	ev := parse(t, data)
 	if got := prop(ev, ical.ComponentPropertyStatus); got != "CANCELLED" {

@@ -72,16 +72,22 @@ func (a *Appointments) describe(t *bot.Turn, b *core.Booking) string {
 		data["Deadline"] = a.when(t, b.ConfirmBy)
 	}
 	status := string(b.Status)
-	if b.Status == core.StatusBooked && b.Asked {
+	switch {
+	case b.Status.Active() && b.Over(t.Now):
+		status = "past"
+	case b.Status == core.StatusBooked && b.Asked:
 		status = "asked"
 	}
 	return t.T("booking.mine.item."+status, data)
 }
 
-// actions are the buttons for one booking.
+// actions are the buttons for one booking: none once it is over.
 func (a *Appointments) actions(t *bot.Turn, b *core.Booking) []bot.Button {
 	p := AppointmentsName + ":"
 	data := map[string]any{"Code": b.Code}
+	if b.Over(t.Now) {
+		return nil
+	}
 	switch b.Status {
 	case core.StatusWaiting:
 		return []bot.Button{t.Button(p+"cancel:"+b.Code, "booking.mine.leave", data)}
@@ -280,6 +286,9 @@ func (a *Appointments) act(ctx context.Context, t *bot.Turn, action, code string
 		return a.lost(ctx, t, err)
 	}
 	t.Set("code", code)
+	if b.Status.Active() && b.Over(t.Now) {
+		return a.lost(ctx, t, core.ErrOver)
+	}
 	switch action {
 	case "cancel":
 		if !b.Status.Active() && b.Status != core.StatusWaiting {
@@ -297,45 +306,15 @@ func (a *Appointments) act(ctx context.Context, t *bot.Turn, action, code string
 		t.Goto("day")
 		t.SayT("booking.mine.move_intro", map[string]any{"When": a.when(t, b.Start), "Code": b.Code})
 		return a.pickPrompt(ctx, t, AppointmentsName)
-	case "confirm":
-		b, err = a.svc.Confirm(ctx, code, ownerOf(t))
-		if err != nil {
-			return a.lost(ctx, t, err)
-		}
-		t.End()
-		t.SayT("booking.appt.confirmed", map[string]any{"When": a.when(t, b.Start), "Office": a.officeName(b.Office), "Code": b.Code})
-		return nil
-	case "accept":
-		b, err = a.svc.Accept(ctx, code, ownerOf(t))
-		if err != nil {
-			return a.lost(ctx, t, err)
-		}
-		t.End()
-		return a.accepted(t, b)
-	case "decline":
-		if _, err = a.svc.Decline(ctx, code, ownerOf(t)); err != nil {
-			return a.lost(ctx, t, err)
-		}
-		t.End()
-		t.SayT("booking.appt.declined", nil, t.Button("menu:"+BookName, "menu.book", nil))
-		return nil
 	}
-	return bot.ErrStale
-}
-
-// accepted confirms a waitlist offer taken, with what to bring and the
-// calendar file.
-func (f *flows) accepted(t *bot.Turn, b *core.Booking) error {
-	t.SayT("booking.appt.accepted", map[string]any{
-		"Code": b.Code, "When": f.when(t, b.Start), "Office": f.officeName(b.Office), "Address": f.officeAddress(b.Office),
-		"Docs": f.docs(t.Catalog(), t.Lang, b.Reason),
-	})
-	file, err := f.icsFor(t.Catalog(), t.Lang, t.Now, b, false, false)
-	if err != nil {
-		return err
+	handled, err := a.answer(ctx, t, action, code, ownerOf(t))
+	switch {
+	case !handled:
+		return bot.ErrStale
+	case err != nil:
+		return a.lost(ctx, t, err)
 	}
-	t.SayT("booking.done.calendar", nil)
-	t.Attach(file)
+	t.End()
 	return nil
 }
 
@@ -345,6 +324,8 @@ func (a *Appointments) lost(ctx context.Context, t *bot.Turn, err error) error {
 	switch {
 	case errors.Is(err, core.ErrNotFound):
 		t.SayT("booking.appt.not_found", nil)
+	case errors.Is(err, core.ErrOver):
+		t.SayT("booking.appt.past", nil)
 	case errors.Is(err, core.ErrNotActive):
 		t.SayT("booking.appt.not_active", nil)
 	default:
@@ -370,19 +351,7 @@ func (a *Appointments) cancel(ctx context.Context, t *bot.Turn) error {
 		return a.lost(ctx, t, err)
 	}
 	t.End()
-	if b.Start.IsZero() || b.Office == "" {
-		t.SayT("booking.mine.left", map[string]any{"Code": b.Code})
-		return nil
-	}
-	t.SayT("booking.mine.cancelled", map[string]any{"Code": b.Code, "When": a.when(t, b.Start)},
-		t.Button("menu:"+BookName, "menu.book", nil))
-	file, err := a.icsFor(t.Catalog(), t.Lang, t.Now, b, true, true)
-	if err != nil {
-		return err
-	}
-	t.Attach(file)
-	a.log.Info("cancelled", "code", b.Code)
-	return nil
+	return a.cancelled(t, b)
 }
 
 func (a *Appointments) askOffice(t *bot.Turn) {
@@ -434,27 +403,11 @@ func (a *Appointments) move(ctx context.Context, t *bot.Turn) error {
 		return a.pickPrompt(ctx, t, AppointmentsName)
 	}
 	b, err := a.svc.Move(ctx, t.Get("code"), ownerOf(t), to)
-	var taken *core.SlotTakenError
-	var limited *core.RateLimitError
-	switch {
-	case err == nil:
-	case errors.As(err, &taken):
-		t.Del("slot")
-		alts := taken.Alternatives
-		if alts == nil {
-			alts = []core.FreeSlot{}
+	if err != nil {
+		if handled, err := a.slotError(ctx, t, AppointmentsName, to, err, "booking.slot.taken_move"); handled {
+			return err
 		}
-		return a.alternatives(ctx, t, AppointmentsName, to, alts, "booking.slot.taken_move")
-	case errors.Is(err, core.ErrTooSoon), errors.Is(err, core.ErrOutsideHorizon), errors.Is(err, core.ErrClosed):
-		t.Del("slot")
-		return a.alternatives(ctx, t, AppointmentsName, to, nil, "booking.slot.gone")
-	case errors.As(err, &limited):
-		t.SayT("booking.rate_limited", map[string]any{"Minutes": max(1, int(limited.RetryAfter.Minutes()+0.5))})
-		return nil
-	case errors.Is(err, core.ErrNotFound), errors.Is(err, core.ErrNotActive):
 		return a.lost(ctx, t, err)
-	default:
-		return err
 	}
 	t.End()
 	t.SayT("booking.mine.moved", map[string]any{

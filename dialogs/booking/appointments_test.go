@@ -45,6 +45,9 @@ func TestMyAppointmentsListAndCancel(t *testing.T) {
 	if got := event(t, attachment(t, r)).GetProperty(ical.ComponentPropertyStatus).Value; got != "CANCELLED" {
 		t.Errorf("Got(ics STATUS) = %q, want CANCELLED", got)
 	}
+	if data := string(attachment(t, r).Data); !strings.Contains(data, "\r\nMETHOD:CANCEL\r\n") || !strings.Contains(data, "mailto:anagrafe@comune-di-esempio.example") {
+		t.Errorf("Got(cancelled ics)\n%s\nwant METHOD:CANCEL from the Comune's address", data)
+	}
 	if got := h.mine("u"); len(got) != 0 {
 		t.Errorf("Got(%d active bookings after cancel), want 0", len(got))
 	}
@@ -171,13 +174,11 @@ func (h *harness) fill() (*core.Booking, *core.Booking) {
 	t := h.t
 	var out []*core.Booking
 	for _, u := range []struct{ user, name, cf string }{{"c1", "Mario Rossi", cfMario}, {"c2", "Laura Bianchi", cfLaura}} {
-		h.text(u.user, "/prenota")
-		r := h.press(u.user, "book:reason:renewal")
-		r = h.press(u.user, button(t, r, "book:day:"))
-		h.press(u.user, button(t, r, "book:slot:"))
+		h.toName(u.user, "renewal", "")
 		h.text(u.user, u.name)
-		r = h.text(u.user, u.cf)
-		contains(t, r, h.msg("it", "booking.summary.nulla_osta_hint", map[string]any{"Comune": "Comune Piccolo"}))
+		r := h.text(u.user, u.cf)
+		contains(t, r, h.msg("it", "booking.resident.prompt", map[string]any{"Comune": "Comune Piccolo"}))
+		h.press(u.user, "book:res:yes")
 		r = h.press(u.user, "book:confirm")
 		contains(t, r, h.msg("it", "booking.done.confirm_note", map[string]any{"Days": 2, "AskDate": "domenica 29 novembre 2026"}))
 		out = append(out, h.mine(u.user)[0])
@@ -199,7 +200,8 @@ func waitlistOfferAccepted(t *testing.T, h *harness) {
 	r = h.press("w", "book:wait")
 	contains(t, r, h.msg("it", "booking.name.prompt", nil))
 	h.text("w", "Anna Maria De Luca")
-	r = h.text("w", cfAnna)
+	contains(t, h.text("w", cfAnna), h.msg("it", "booking.resident.prompt", map[string]any{"Comune": "Comune Piccolo"}))
+	r = h.press("w", "book:res:yes")
 	contains(t, r, h.prefix("it", "booking.summary.wait"))
 	r = h.press("w", "book:confirm")
 	mine := h.mine("w")
@@ -207,6 +209,9 @@ func waitlistOfferAccepted(t *testing.T, h *harness) {
 		t.Fatalf("Got(w's records) = %+v, want one waitlist entry", mine)
 	}
 	contains(t, r, "Sei in lista d'attesa (Ufficio unico). Codice: "+mine[0].Code)
+	// Seven days from Thursday 26 November: the last day it covers is
+	// Thursday 3 December.
+	contains(t, r, "La lista d'attesa vale fino a giovedì 3 dicembre 2026.")
 
 	// c1 cancels: the place is offered to w at once, with buttons.
 	h.text("c1", "/appuntamenti")
@@ -248,6 +253,7 @@ func TestWaitlistOfferExpires(t *testing.T) {
 	h.press("w", "book:wait")
 	h.text("w", "Anna Maria De Luca")
 	h.text("w", cfAnna)
+	h.press("w", "book:res:yes")
 	h.press("w", "book:confirm")
 	if _, err := h.svc.Cancel(context.Background(), b1.Code, core.Owner{Conv: conv("c1")}); err != nil {
 		t.Fatal(err)
@@ -343,4 +349,37 @@ func TestBookOnRedis(t *testing.T) {
 	contains(t, h.press("u", "appointments:cancel:"+b.Code), h.prefix("it", "booking.mine.cancel_ask"))
 	r = h.press("u", "appointments:cancel:yes")
 	contains(t, r, h.prefix("it", "booking.mine.cancelled"))
+}
+
+// TestPastAppointmentIsOver: the day after the appointment the citizen can
+// book again; the old one is neither listed nor offered for a move or a
+// cancellation, and "you already have an appointment" is not said.
+func TestPastAppointmentIsOver(t *testing.T) {
+	h := newHarness(t)
+	b := h.book("u", "centrale", "Mario Rossi", cfMario)
+	h.set(b.Start.Add(24 * time.Hour))
+
+	r := h.text("u", "/appuntamenti")
+	contains(t, r, h.msg("it", "booking.mine.none", nil))
+	r = h.text("u", b.Code)
+	contains(t, r, h.msg("it", "booking.mine.item.past", map[string]any{"Code": b.Code, "When": "giovedì 26 novembre 2026, ore 12:10", "Office": "Sede centrale"}))
+	if got := buttons(r, "appointments:"); len(got) != 0 {
+		t.Errorf("Got(buttons %v on a past appointment), want none", got)
+	}
+	r = h.press("u", "appt:cancel:"+b.Code)
+	contains(t, r, h.msg("it", "booking.appt.past", nil))
+	if got, _ := h.svc.Lookup(context.Background(), b.Code); got.Status != core.StatusConfirmed {
+		t.Errorf("Got(status of the past appointment) = %s, want confirmed", got.Status)
+	}
+
+	r = h.text("u", "/prenota")
+	lacks(t, r, h.prefix("it", "booking.already"))
+	h.press("u", "book:reason:renewal")
+	r = h.press("u", "book:office:centrale")
+	r = h.press("u", button(t, r, "book:day:"))
+	h.press("u", button(t, r, "book:slot:"))
+	h.text("u", "Mario Rossi")
+	h.text("u", cfMario)
+	h.press("u", "book:res:yes")
+	contains(t, h.press("u", "book:confirm"), "Codice di prenotazione")
 }

@@ -44,6 +44,9 @@ func (a *Appt) Start(ctx context.Context, t *bot.Turn, arg string) error {
 	case errors.Is(err, core.ErrNotFound):
 		t.SayT("booking.appt.not_found", nil, t.Button("menu:"+AppointmentsName, "menu.appointments", nil))
 		return nil
+	case errors.Is(err, core.ErrOver):
+		t.SayT("booking.appt.past", nil, t.Button("menu:"+BookName, "menu.book", nil))
+		return nil
 	case errors.Is(err, core.ErrNotActive):
 		id := "booking.appt.not_active"
 		if action == "accept" {
@@ -60,18 +63,17 @@ func (a *Appt) Start(ctx context.Context, t *bot.Turn, arg string) error {
 
 func (a *Appt) do(ctx context.Context, t *bot.Turn, action, code string) error {
 	owner := core.Owner{Conv: t.In.Conv}
+	if handled, err := a.answer(ctx, t, action, code, owner); handled {
+		return err
+	}
 	switch action {
-	case "confirm":
-		b, err := a.svc.Confirm(ctx, code, owner)
-		if err != nil {
-			return err
-		}
-		t.SayT("booking.appt.confirmed", map[string]any{"When": a.when(t, b.Start), "Office": a.officeName(b.Office), "Code": b.Code})
-		a.log.Info("confirmed", "code", b.Code)
 	case "cancel":
 		b, err := a.svc.Get(ctx, code, owner)
 		if err != nil {
 			return err
+		}
+		if b.Status.Active() && b.Over(t.Now) {
+			return core.ErrOver
 		}
 		if !b.Status.Active() && b.Status != core.StatusWaiting {
 			return core.ErrNotActive
@@ -84,18 +86,7 @@ func (a *Appt) do(ctx context.Context, t *bot.Turn, action, code string) error {
 		if err != nil {
 			return err
 		}
-		if b.Start.IsZero() || b.Office == "" {
-			t.SayT("booking.mine.left", map[string]any{"Code": b.Code})
-			return nil
-		}
-		t.SayT("booking.mine.cancelled", map[string]any{"Code": b.Code, "When": a.when(t, b.Start)},
-			t.Button("menu:"+BookName, "menu.book", nil))
-		file, err := a.icsFor(t.Catalog(), t.Lang, t.Now, b, true, true)
-		if err != nil {
-			return err
-		}
-		t.Attach(file)
-		a.log.Info("cancelled", "code", b.Code)
+		return a.cancelled(t, b)
 	case "keep":
 		b, err := a.svc.Get(ctx, code, owner)
 		if err != nil {
@@ -106,18 +97,6 @@ func (a *Appt) do(ctx context.Context, t *bot.Turn, action, code string) error {
 			buttons = append(buttons, t.Button(ApptName+":confirm:"+b.Code, "booking.mine.confirm", map[string]any{"Code": b.Code}))
 		}
 		t.SayT("booking.appt.kept", map[string]any{"When": a.whenOrWait(t, b), "Code": b.Code}, buttons...)
-	case "accept":
-		b, err := a.svc.Accept(ctx, code, owner)
-		if err != nil {
-			return err
-		}
-		a.log.Info("offer accepted", "code", b.Code)
-		return a.accepted(t, b)
-	case "decline":
-		if _, err := a.svc.Decline(ctx, code, owner); err != nil {
-			return err
-		}
-		t.SayT("booking.appt.declined", nil, t.Button("menu:"+BookName, "menu.book", nil))
 	default:
 		return bot.ErrStale
 	}

@@ -14,7 +14,8 @@ import (
 )
 
 // Book is the dialog that books a CIE appointment: reason, office, day,
-// time, name and fiscal code, residence where the Comune asks, summary,
+// time, name and fiscal code, residence (refused, restricted to the
+// Comune's exceptions, or only recorded, by the Comune's policy), summary,
 // confirm. The place is taken only at the final confirm; when it went in
 // between, the citizen gets the nearest alternatives. When nothing is free,
 // the citizen may join the waitlist instead.
@@ -35,10 +36,10 @@ func (b *Book) Start(ctx context.Context, t *bot.Turn, arg string) error {
 	}
 	t.Begin(BookName, "reason")
 	// Someone who booked already probably wants to move it; a parent may
-	// go on for a child.
+	// go on for a child. An appointment that is over does not count.
 	if mine, err := b.svc.Mine(ctx, core.Owner{Conv: t.In.Conv}); err == nil {
 		for _, bk := range mine {
-			if bk.Status == core.StatusBooked || bk.Status == core.StatusConfirmed {
+			if (bk.Status == core.StatusBooked || bk.Status == core.StatusConfirmed) && bk.Start.After(t.Now) {
 				t.SayT("booking.already", map[string]any{"Code": bk.Code, "When": b.when(t, bk.Start)},
 					t.Button("menu:"+AppointmentsName, "booking.too_many_button", nil))
 				break
@@ -74,9 +75,11 @@ func (b *Book) next(ctx context.Context, t *bot.Turn) error {
 		t.Goto("cf")
 	case t.Get("cfcheck") == "ask":
 		t.Goto("cfcheck")
-	case b.c.NonResidents != comune.NonResidentsAllowed && t.Get("resident") == "":
+	case t.Get("resident") == "":
+		// Asked whatever the policy: where non-residents are allowed the
+		// office still needs to know whose nulla osta to request.
 		t.Goto("resident")
-	case t.Get("resident") == "no" && t.Get("exception") == "":
+	case t.Get("resident") == "no" && t.Get("exception") == "" && b.c.NonResidents == comune.NonResidentsRestricted:
 		t.Goto("exception")
 	default:
 		t.Goto("summary")
@@ -442,11 +445,13 @@ func (b *Book) fiscalCode(ctx context.Context, t *bot.Turn, text string) error {
 	if err != nil {
 		return err
 	}
-	reason, minor := core.Reason(t.Get("reason")), code.Minor(t.Now)
+	// Ages count by the Comune's calendar day, not UTC's.
+	today := b.local(t.Now)
+	reason, minor := core.Reason(t.Get("reason")), code.Minor(today)
 	switch {
 	case reason == core.ReasonMinor && !minor:
 		t.Goto("cf")
-		t.SayT("booking.cf.adult_for_minor", map[string]any{"Year": code.Birth(t.Now).Year()},
+		t.SayT("booking.cf.adult_for_minor", map[string]any{"Year": code.Birth(today).Year()},
 			t.Button(BookName+":rereason", "booking.cf.change_reason", nil))
 		return nil
 	case minor && (reason == core.ReasonFirstIssue || reason == core.ReasonRenewal):
@@ -496,7 +501,13 @@ func (b *Book) resident(ctx context.Context, t *bot.Turn, yes bool) error {
 		t.Del("exception")
 		return b.next(ctx, t)
 	}
-	if b.c.NonResidents == comune.NonResidentsNotAllowed || len(b.c.NonResidentExceptions) == 0 {
+	switch {
+	case b.c.NonResidents == comune.NonResidentsAllowed:
+		t.Set("resident", "no")
+		t.Del("exception")
+		t.SayT("booking.resident.nulla_osta", map[string]any{"Comune": b.c.Name})
+		return b.next(ctx, t)
+	case b.c.NonResidents == comune.NonResidentsNotAllowed || len(b.c.NonResidentExceptions) == 0:
 		b.refuseNonResident(t)
 		return nil
 	}
@@ -541,12 +552,11 @@ func (b *Book) summary(t *bot.Turn) {
 		data["When"], data["Office"], data["Address"] = b.when(t, slot.Start), b.officeName(slot.Office), b.officeAddress(slot.Office)
 	}
 	t.SayT(id, data)
-	if b.c.NonResidents == comune.NonResidentsAllowed {
-		t.SayT("booking.summary.nulla_osta_hint", map[string]any{"Comune": b.c.Name})
-	}
 	if t.Get("resident") == "no" {
 		if i, err := strconv.Atoi(t.Get("exception")); err == nil && i < len(b.c.NonResidentExceptions) {
 			t.SayT("booking.summary.non_resident", map[string]any{"Exception": b.c.NonResidentExceptions[i].In(t.Lang), "Comune": b.c.Name})
+		} else {
+			t.SayT("booking.summary.non_resident_allowed", map[string]any{"Comune": b.c.Name})
 		}
 	}
 	t.SayT("booking.summary.prompt", nil,
@@ -571,35 +581,18 @@ func (b *Book) confirm(ctx context.Context, t *bot.Turn) error {
 		Conv: t.In.Conv, Lang: t.Lang, NonResident: t.Get("resident") == "no",
 		IdempotencyKey: t.In.Conv.Key() + ":" + t.Get("attempt"),
 	})
-	var taken *core.SlotTakenError
-	var limited *core.RateLimitError
-	switch {
-	case err == nil:
+	if err == nil {
 		return b.done(t, bk)
-	case errors.As(err, &taken):
-		t.Del("slot")
-		t.Set("attempt", attemptID())
-		alts := taken.Alternatives
-		if alts == nil {
-			alts = []core.FreeSlot{}
-		}
-		return b.alternatives(ctx, t, BookName, slot, alts, "booking.slot.taken")
-	case errors.Is(err, core.ErrTooSoon), errors.Is(err, core.ErrOutsideHorizon), errors.Is(err, core.ErrClosed):
-		t.Del("slot")
-		t.Set("attempt", attemptID())
-		return b.alternatives(ctx, t, BookName, slot, nil, "booking.slot.gone")
-	case errors.Is(err, core.ErrTooManyActive):
-		t.End()
-		t.SayT("booking.too_many", map[string]any{"Max": b.c.Booking.MaxActivePerPerson},
-			t.Button("menu:"+AppointmentsName, "booking.too_many_button", nil))
+	}
+	// A failed attempt stored no idempotency key, and the key covers the
+	// slot: the attempt id stays.
+	if handled, err := b.slotError(ctx, t, BookName, slot, err, "booking.slot.taken"); handled {
+		return err
+	}
+	if b.refused(t, err) {
 		return nil
-	case errors.As(err, &limited):
-		t.SayT("booking.rate_limited", map[string]any{"Minutes": max(1, int(limited.RetryAfter.Minutes()+0.5))})
-		return nil
-	case errors.Is(err, core.ErrNonResident):
-		b.refuseNonResident(t)
-		return nil
-	case errors.Is(err, core.ErrUnknownOffice):
+	}
+	if errors.Is(err, core.ErrUnknownOffice) {
 		for _, k := range []string{"office", "slot", "day", "anywhere"} {
 			t.Del(k)
 		}
@@ -644,7 +637,9 @@ func (b *Book) join(ctx context.Context, t *bot.Turn) error {
 		t.End()
 		t.SayT("booking.waitlist.done", map[string]any{
 			"Code": entry.Code, "Office": b.officeLabel(t, entry.Office), "Hold": b.c.Booking.WaitlistHoldMinutes,
-			"Until": t.Date(b.local(entry.Until)),
+			// Until is the midnight that ends the horizon: the last day the
+			// entry covers is the one before.
+			"Until": t.Date(b.local(entry.Until).AddDate(0, 0, -1)),
 		})
 		b.log.Info("joined waitlist", "code", entry.Code)
 		return nil
@@ -654,14 +649,25 @@ func (b *Book) join(ctx context.Context, t *bot.Turn) error {
 		}
 		t.SayT("booking.waitlist.free_now", nil)
 		return b.next(ctx, t)
+	case b.refused(t, err):
+		return nil
+	}
+	return err
+}
+
+// refused answers a booking or a waitlist entry refused because of who is
+// asking: too many bookings already, or not resident where the Comune
+// serves no non-residents. It reports false for any other error.
+func (b *Book) refused(t *bot.Turn, err error) bool {
+	switch {
 	case errors.Is(err, core.ErrTooManyActive):
 		t.End()
 		t.SayT("booking.too_many", map[string]any{"Max": b.c.Booking.MaxActivePerPerson},
 			t.Button("menu:"+AppointmentsName, "booking.too_many_button", nil))
-		return nil
 	case errors.Is(err, core.ErrNonResident):
 		b.refuseNonResident(t)
-		return nil
+	default:
+		return false
 	}
-	return err
+	return true
 }

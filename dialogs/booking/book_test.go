@@ -3,6 +3,7 @@ package booking_test
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"sportello/bot"
 	core "sportello/bot/booking"
+	"sportello/bot/codicefiscale"
 	"sportello/bot/store/redisstore"
 	"sportello/bot/store/redistest"
 )
@@ -226,11 +228,7 @@ func TestTypedDays(t *testing.T) {
 
 func TestFiscalCodeErrorsAreExplained(t *testing.T) {
 	h := newHarness(t)
-	h.text("u", "/prenota")
-	h.press("u", "book:reason:renewal")
-	r := h.press("u", "book:office:centrale")
-	r = h.press("u", button(t, r, "book:day:"))
-	h.press("u", button(t, r, "book:slot:"))
+	h.toName("u", "renewal", "centrale")
 	h.text("u", "Mario Rossi")
 	tests := []struct {
 		in   string
@@ -250,19 +248,15 @@ func TestFiscalCodeErrorsAreExplained(t *testing.T) {
 		contains(t, r, tc.want)
 	}
 	// Still at the fiscal code step, with the name kept.
-	r = h.text("u", cfMario)
+	r := h.text("u", cfMario)
 	contains(t, r, h.msg("it", "booking.resident.prompt", map[string]any{"Comune": "Comune di Esempio"}))
 }
 
 func TestNameAndFiscalCodeMismatchIsAskedNotRefused(t *testing.T) {
 	h := newHarness(t)
-	h.text("u", "/prenota")
-	h.press("u", "book:reason:renewal")
-	r := h.press("u", "book:office:centrale")
-	r = h.press("u", button(t, r, "book:day:"))
-	h.press("u", button(t, r, "book:slot:"))
+	h.toName("u", "renewal", "centrale")
 	h.text("u", "Mario Rossi")
-	r = h.text("u", cfLaura)
+	r := h.text("u", cfLaura)
 	contains(t, r, h.msg("it", "booking.cf.mismatch", map[string]any{"Name": "Mario Rossi", "Code": cfLaura}))
 	r = h.press("u", "book:cf:name")
 	contains(t, r, h.msg("it", "booking.name.prompt", nil))
@@ -273,11 +267,7 @@ func TestNameAndFiscalCodeMismatchIsAskedNotRefused(t *testing.T) {
 
 func TestNameErrors(t *testing.T) {
 	h := newHarness(t)
-	h.text("u", "/prenota")
-	h.press("u", "book:reason:renewal")
-	r := h.press("u", "book:office:centrale")
-	r = h.press("u", button(t, r, "book:day:"))
-	h.press("u", button(t, r, "book:slot:"))
+	h.toName("u", "renewal", "centrale")
 	for in, id := range map[string]string{
 		"Mario":        "booking.name.one_word",
 		"Mario R0ssi":  "booking.name.digits",
@@ -287,7 +277,7 @@ func TestNameErrors(t *testing.T) {
 		r := h.text("u", in)
 		contains(t, r, h.msg("it", id, nil))
 	}
-	r = h.text("u", "Anna Maria De Luca")
+	r := h.text("u", "Anna Maria De Luca")
 	contains(t, r, h.msg("it", "booking.cf.prompt", map[string]any{"Name": "Anna Maria De Luca"}))
 	r = h.text("u", cfAnna)
 	lacks(t, r, h.prefix("it", "booking.cf.mismatch"))
@@ -313,11 +303,7 @@ func TestMinorChecks(t *testing.T) {
 	contains(t, r, "il minore, che deve essere presente")
 
 	// A renewal typed with a child's code becomes a minor's card.
-	h.text("v", "/prenota")
-	h.press("v", "book:reason:renewal")
-	r = h.press("v", "book:office:centrale")
-	r = h.press("v", button(t, r, "book:day:"))
-	h.press("v", button(t, r, "book:slot:"))
+	h.toName("v", "renewal", "centrale")
 	h.text("v", "Giuseppe Verdi")
 	r = h.text("v", cfKid)
 	contains(t, r, h.msg("it", "booking.cf.minor_switched", nil))
@@ -357,13 +343,9 @@ func TestNonResidents(t *testing.T) {
 func (h *harness) bookWithButtonsTo(user string) []bot.Reply {
 	h.t.Helper()
 	t := h.t
-	h.text(user, "/prenota")
-	h.press(user, "book:reason:renewal")
-	r := h.press(user, "book:office:centrale")
-	r = h.press(user, button(t, r, "book:day:"))
-	h.press(user, button(t, r, "book:slot:"))
+	h.toName(user, "renewal", "centrale")
 	h.text(user, "Mario Rossi")
-	r = h.text(user, cfMario)
+	r := h.text(user, cfMario)
 	button(t, r, "book:res:yes")
 	return r
 }
@@ -515,4 +497,124 @@ func TestCalendarOutageLosesNothing(t *testing.T) {
 	redis.Restart()
 	r = h.press("u", "book:confirm")
 	contains(t, r, "Codice di prenotazione")
+}
+
+// TestChangedRequestIsANewBooking: a confirm whose booking was made but
+// whose turn could not be saved leaves the citizen at the summary. When they
+// then change the details (a child's name and code) or the time, confirming
+// again is a new request: it must not answer with the first booking.
+func TestChangedRequestIsANewBooking(t *testing.T) {
+	var fail atomic.Bool
+	h := newHarness(t, commitFails(&fail))
+	contains(t, h.bookWithButtons("u", "renewal", "centrale", "Mario Rossi", cfMario), h.prefix("it", "booking.summary.text"))
+	fail.Store(true)
+	if _, err := h.engine.Handle(context.Background(), bot.Inbound{Conv: conv("u"), Button: "book:confirm"}); err == nil {
+		t.Fatal("Handle with a failing commit = nil error, want the save to fail")
+	}
+	fail.Store(false)
+	mario := h.mine("u")
+	if len(mario) != 1 || mario[0].FiscalCode != cfMario {
+		t.Fatalf("Got(bookings after the failed turn) = %v, want Mario's", mario)
+	}
+
+	// Still at the summary: correct the details for the child.
+	contains(t, h.press("u", "book:change:details"), h.msg("it", "booking.name.prompt", nil))
+	h.text("u", "Giuseppe Verdi")
+	r := h.text("u", cfKid)
+	if len(buttons(r, "book:res:")) > 0 {
+		r = h.press("u", "book:res:yes")
+	}
+	contains(t, r, "Giuseppe Verdi")
+	r = h.press("u", "book:confirm")
+	contains(t, r, "Codice di prenotazione")
+	lacks(t, r, mario[0].Code)
+	got := h.mine("u")
+	if len(got) != 2 {
+		t.Fatalf("Got(%d bookings), want Mario's and the child's", len(got))
+	}
+	for _, b := range got {
+		if b.Code != mario[0].Code && b.FiscalCode != cfKid {
+			t.Errorf("Got(second booking for %s), want it for %s", b.FiscalCode, cfKid)
+		}
+	}
+
+	// The same with another time: Mario already has his appointment, so
+	// the new request is refused instead of answered with the old one.
+	h2 := newHarness(t, commitFails(&fail))
+	h2.bookWithButtons("v", "renewal", "centrale", "Mario Rossi", cfMario)
+	fail.Store(true)
+	h2.engine.Handle(context.Background(), bot.Inbound{Conv: conv("v"), Button: "book:confirm"})
+	fail.Store(false)
+	r = h2.press("v", "book:change:time")
+	r = h2.press("v", buttons(r, "book:day:")[1])
+	r = h2.press("v", button(t, r, "book:slot:"))
+	contains(t, r, h2.prefix("it", "booking.summary.text"))
+	r = h2.press("v", "book:confirm")
+	contains(t, r, h2.msg("it", "booking.too_many", map[string]any{"Max": 1}))
+	lacks(t, r, "Codice di prenotazione")
+}
+
+// TestNonResidentsAllowedAreAsked: where the Comune serves non-residents
+// without restriction the question is still asked (no refusal, no
+// exceptions), so the office knows whose nulla osta to request.
+func TestNonResidentsAllowedAreAsked(t *testing.T) {
+	h := newHarness(t, withComune(small(t)))
+	for _, tc := range []struct {
+		user, name, cf, answer string
+		nonResident            bool
+	}{
+		{"c1", "Mario Rossi", cfMario, "book:res:no", true},
+		{"c2", "Laura Bianchi", cfLaura, "book:res:yes", false},
+	} {
+		t.Run(tc.answer, func(t *testing.T) {
+			h.toName(tc.user, "renewal", "")
+			h.text(tc.user, tc.name)
+			r := h.text(tc.user, tc.cf)
+			contains(t, r, h.msg("it", "booking.resident.prompt", map[string]any{"Comune": "Comune Piccolo"}))
+			r = h.press(tc.user, tc.answer)
+			contains(t, r, h.prefix("it", "booking.summary.text"))
+			if got := buttons(r, "book:exc:"); len(got) != 0 {
+				t.Errorf("Got(exception buttons %v), want none where non-residents are allowed", got)
+			}
+			line := h.msg("it", "booking.summary.non_resident_allowed", map[string]any{"Comune": "Comune Piccolo"})
+			if tc.nonResident {
+				contains(t, r, h.msg("it", "booking.resident.nulla_osta", nil))
+				contains(t, r, line)
+			} else {
+				lacks(t, r, line)
+			}
+			r = h.press(tc.user, "book:confirm")
+			contains(t, r, "Codice di prenotazione")
+			if mine := h.mine(tc.user); len(mine) != 1 || mine[0].NonResident != tc.nonResident {
+				t.Fatalf("Got(bookings) = %+v, want one with NonResident %v", mine, tc.nonResident)
+			}
+		})
+	}
+}
+
+// TestMinorByTheComunesDate: whether the card holder is a minor is decided
+// on the Comune's calendar day: at 00:30 in Rome on an 18th birthday (still
+// the day before in UTC) the holder is an adult.
+func TestMinorByTheComunesDate(t *testing.T) {
+	first15 := "VRDGPP08S27L219" // Giuseppe Verdi, born 27 November 2008
+	cf := first15 + string(codicefiscale.CheckChar(first15))
+	for _, tc := range []struct {
+		name  string
+		now   time.Time
+		minor bool
+	}{
+		{"23:30 in Rome the day before", time.Date(2026, 11, 26, 22, 30, 0, 0, time.UTC), true},
+		{"00:30 in Rome on the birthday", time.Date(2026, 11, 26, 23, 30, 0, 0, time.UTC), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.set(tc.now)
+			h.toName("u", "renewal", "centrale")
+			h.text("u", "Giuseppe Verdi")
+			r := h.text("u", cf)
+			if got := strings.Contains(all(r), h.msg("it", "booking.cf.minor_switched", nil)); got != tc.minor {
+				t.Errorf("Got(treated as a minor) = %v, want %v\n%s", got, tc.minor, all(r))
+			}
+		})
+	}
 }

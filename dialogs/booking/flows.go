@@ -44,10 +44,18 @@ type Config struct {
 	Logger  *slog.Logger
 }
 
-// flows is what the three dialogs share.
+// render writes what the booking texts and calendar files need from the
+// Comune file alone: times in its zone, office names, what to bring, .ics
+// files. The dialogs (through flows) and the Notifier share it.
+type render struct {
+	c *comune.Comune
+}
+
+// flows is what the three dialogs share: the rendering, the calendar, the
+// words citizens type and the log.
 type flows struct {
+	render
 	svc   *core.Service
-	c     *comune.Comune
 	words *words
 	log   *slog.Logger
 }
@@ -59,7 +67,7 @@ func newFlows(cfg Config) (*flows, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &flows{svc: cfg.Service, c: cfg.Service.Comune(), words: loadWords(cfg.Catalog), log: cfg.Logger}, nil
+	return &flows{render: render{c: cfg.Service.Comune()}, svc: cfg.Service, words: loadWords(cfg.Catalog), log: cfg.Logger}, nil
 }
 
 // Dialogs returns the booking dialogs to register with the engine: book,
@@ -103,20 +111,20 @@ func (f *flows) trouble(t *bot.Turn, err error) error {
 }
 
 // local is t in the Comune's time zone.
-func (f *flows) local(t time.Time) time.Time { return t.In(f.c.Location()) }
+func (r render) local(t time.Time) time.Time { return t.In(r.c.Location()) }
 
 // today is midnight of the Comune's current day.
-func (f *flows) today(now time.Time) time.Time {
-	l := f.local(now)
-	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, f.c.Location())
+func (r render) today(now time.Time) time.Time {
+	l := r.local(now)
+	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, r.c.Location())
 }
 
 // parseDay reads a day key (YYYYMMDD) as midnight in the Comune's zone.
-func (f *flows) parseDay(key string) (time.Time, bool) {
+func (r render) parseDay(key string) (time.Time, bool) {
 	if len(key) != 8 {
 		return time.Time{}, false
 	}
-	d, err := time.ParseInLocation("20060102", key, f.c.Location())
+	d, err := time.ParseInLocation("20060102", key, r.c.Location())
 	return d, err == nil
 }
 
@@ -141,20 +149,20 @@ func (l langTexts) Date(d time.Time) string      { return l.cat.Date(l.lang, d) 
 func (l langTexts) Clock(d time.Time) string     { return l.cat.Clock(l.lang, d) }
 
 // when writes a slot's date and time ("martedì 1 dicembre 2026, 08:30").
-func (f *flows) when(tx texts, start time.Time) string {
-	l := f.local(start)
+func (r render) when(tx texts, start time.Time) string {
+	l := r.local(start)
 	return tx.T("booking.when", map[string]any{"Date": tx.Date(l), "Time": tx.Clock(l)})
 }
 
-func (f *flows) officeName(id string) string {
-	if o := f.c.Office(id); o != nil {
+func (r render) officeName(id string) string {
+	if o := r.c.Office(id); o != nil {
 		return o.Name
 	}
 	return id
 }
 
-func (f *flows) officeAddress(id string) string {
-	if o := f.c.Office(id); o != nil {
+func (r render) officeAddress(id string) string {
+	if o := r.c.Office(id); o != nil {
 		return o.Address
 	}
 	return ""
@@ -171,17 +179,17 @@ func monthName(t *bot.Turn, d time.Time) string {
 
 // fee is the CIE fee for reason: the duplicate fee after loss, theft or
 // damage.
-func (f *flows) fee(cat *locale.Catalog, lang string, r core.Reason) string {
-	amount := f.c.Fees.CIE
-	if r == core.ReasonLoss || r == core.ReasonTheft || r == core.ReasonDamaged {
-		amount = f.c.Fees.CIEDuplicate
+func (r render) fee(cat *locale.Catalog, lang string, reason core.Reason) string {
+	amount := r.c.Fees.CIE
+	if reason == core.ReasonLoss || reason == core.ReasonTheft || reason == core.ReasonDamaged {
+		amount = r.c.Fees.CIEDuplicate
 	}
 	return cat.Money(lang, string(amount))
 }
 
 // docs is the list of what to bring for reason.
-func (f *flows) docs(cat *locale.Catalog, lang string, r core.Reason) string {
-	return cat.Text(lang, "booking.docs."+string(r), map[string]any{"Fee": f.fee(cat, lang, r)})
+func (r render) docs(cat *locale.Catalog, lang string, reason core.Reason) string {
+	return cat.Text(lang, "booking.docs."+string(reason), map[string]any{"Fee": r.fee(cat, lang, reason)})
 }
 
 // ownerOf is who the citizen is for the calendar: this conversation, and
@@ -200,13 +208,13 @@ func attemptID() string {
 // icsFor renders the calendar file of a booking in lang. A cancelled file
 // takes the appointment off calendars that support it. changed is true for a
 // file that replaces an earlier one (a move, a cancellation).
-func (f *flows) icsFor(cat *locale.Catalog, lang string, now time.Time, b *core.Booking, changed, cancelled bool) (bot.Attachment, error) {
-	o := f.c.Office(b.Office)
+func (r render) icsFor(cat *locale.Catalog, lang string, now time.Time, b *core.Booking, changed, cancelled bool) (bot.Attachment, error) {
+	o := r.c.Office(b.Office)
 	if o == nil {
 		return bot.Attachment{}, fmt.Errorf("booking %s: office %q is not in the Comune file", b.Code, b.Office)
 	}
 	data := map[string]any{
-		"Code": b.Code, "Office": o.Name, "Address": o.Address, "Comune": f.c.Name, "Docs": f.docs(cat, lang, b.Reason),
+		"Code": b.Code, "Office": o.Name, "Address": o.Address, "Comune": r.c.Name, "Docs": r.docs(cat, lang, b.Reason),
 	}
 	// SEQUENCE grows with every change of the same code (a move, a
 	// cancellation): seconds since the booking was made, at least 1.
@@ -218,18 +226,20 @@ func (f *flows) icsFor(cat *locale.Catalog, lang string, now time.Time, b *core.
 		}
 	}
 	file, err := ics.Encode(ics.Event{
-		UID:         strings.ToLower(b.Code) + "@" + slug(f.c.Name) + ".sportello",
-		Sequence:    seq,
-		Stamp:       now,
-		Start:       b.Start,
-		End:         b.Start.Add(time.Duration(o.SlotMinutes) * time.Minute),
-		Summary:     cat.Text(lang, "booking.ics.summary", data),
-		Description: cat.Text(lang, "booking.ics.details", data),
-		Location:    cat.Text(lang, "booking.ics.location", data),
-		URL:         f.c.Contacts.Website,
-		Alarms:      []time.Duration{24 * time.Hour, 2 * time.Hour},
-		AlarmText:   cat.Text(lang, "booking.ics.alarm", data),
-		Cancelled:   cancelled,
+		UID:           strings.ToLower(b.Code) + "@" + slug(r.c.Name) + ".sportello",
+		Sequence:      seq,
+		Stamp:         now,
+		Start:         b.Start,
+		End:           b.Start.Add(time.Duration(o.SlotMinutes) * time.Minute),
+		Summary:       cat.Text(lang, "booking.ics.summary", data),
+		Description:   cat.Text(lang, "booking.ics.details", data),
+		Location:      cat.Text(lang, "booking.ics.location", data),
+		URL:           r.c.Contacts.Website,
+		Organizer:     r.c.Contacts.Email,
+		OrganizerName: r.c.Name,
+		Alarms:        []time.Duration{24 * time.Hour, 2 * time.Hour},
+		AlarmText:     cat.Text(lang, "booking.ics.alarm", data),
+		Cancelled:     cancelled,
 	})
 	if err != nil {
 		return bot.Attachment{}, err
@@ -253,6 +263,96 @@ func slug(s string) string {
 		return "comune"
 	}
 	return b.String()
+}
+
+// cancelled tells the citizen that b is cancelled, with the calendar file
+// that takes it off their calendar, or that they left the waitlist.
+func (f *flows) cancelled(t *bot.Turn, b *core.Booking) error {
+	if b.Start.IsZero() || b.Office == "" {
+		t.SayT("booking.mine.left", map[string]any{"Code": b.Code})
+		return nil
+	}
+	t.SayT("booking.mine.cancelled", map[string]any{"Code": b.Code, "When": f.when(t, b.Start)},
+		t.Button("menu:"+BookName, "menu.book", nil))
+	file, err := f.icsFor(t.Catalog(), t.Lang, t.Now, b, true, true)
+	if err != nil {
+		return err
+	}
+	t.Attach(file)
+	f.log.Info("cancelled", "code", b.Code)
+	return nil
+}
+
+// answer carries out the citizen's answer to a notice -- action confirm,
+// accept or decline on code, as who -- and says what it did. It reports
+// false for any other action. Errors are the Service's, for the caller to
+// explain.
+func (f *flows) answer(ctx context.Context, t *bot.Turn, action, code string, who core.Owner) (bool, error) {
+	switch action {
+	case "confirm":
+		b, err := f.svc.Confirm(ctx, code, who)
+		if err != nil {
+			return true, err
+		}
+		t.SayT("booking.appt.confirmed", map[string]any{"When": f.when(t, b.Start), "Office": f.officeName(b.Office), "Code": b.Code})
+		f.log.Info("confirmed", "code", b.Code)
+		return true, nil
+	case "accept":
+		b, err := f.svc.Accept(ctx, code, who)
+		if err != nil {
+			return true, err
+		}
+		f.log.Info("offer accepted", "code", b.Code)
+		return true, f.accepted(t, b)
+	case "decline":
+		if _, err := f.svc.Decline(ctx, code, who); err != nil {
+			return true, err
+		}
+		t.SayT("booking.appt.declined", nil, t.Button("menu:"+BookName, "menu.book", nil))
+		return true, nil
+	}
+	return false, nil
+}
+
+// accepted confirms a waitlist offer taken, with what to bring and the
+// calendar file.
+func (f *flows) accepted(t *bot.Turn, b *core.Booking) error {
+	t.SayT("booking.appt.accepted", map[string]any{
+		"Code": b.Code, "When": f.when(t, b.Start), "Office": f.officeName(b.Office), "Address": f.officeAddress(b.Office),
+		"Docs": f.docs(t.Catalog(), t.Lang, b.Reason),
+	})
+	file, err := f.icsFor(t.Catalog(), t.Lang, t.Now, b, false, false)
+	if err != nil {
+		return err
+	}
+	t.SayT("booking.done.calendar", nil)
+	t.Attach(file)
+	return nil
+}
+
+// slotError answers a booking or a move that failed on its slot: taken in
+// between (taken names the message; the nearest alternatives follow), no
+// longer bookable (too soon, beyond the horizon, closed), or too many
+// attempts. It reports false for any other error, left to the caller.
+func (f *flows) slotError(ctx context.Context, t *bot.Turn, prefix string, slot core.Slot, err error, taken string) (bool, error) {
+	var takenErr *core.SlotTakenError
+	var limited *core.RateLimitError
+	switch {
+	case errors.As(err, &takenErr):
+		t.Del("slot")
+		alts := takenErr.Alternatives
+		if alts == nil {
+			alts = []core.FreeSlot{}
+		}
+		return true, f.alternatives(ctx, t, prefix, slot, alts, taken)
+	case errors.Is(err, core.ErrTooSoon), errors.Is(err, core.ErrOutsideHorizon), errors.Is(err, core.ErrClosed):
+		t.Del("slot")
+		return true, f.alternatives(ctx, t, prefix, slot, nil, "booking.slot.gone")
+	case errors.As(err, &limited):
+		t.SayT("booking.rate_limited", map[string]any{"Minutes": max(1, int(limited.RetryAfter.Minutes()+0.5))})
+		return true, nil
+	}
+	return false, nil
 }
 
 // parseAction splits a button's argument "action:code" and checks the code.

@@ -3,9 +3,11 @@ package booking_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	core "sportello/bot/booking"
 	"sportello/bot/comune"
 	"sportello/bot/locale"
+	"sportello/bot/store"
 	"sportello/bot/store/boltstore"
 	"sportello/bot/store/redisstore"
 	"sportello/bot/store/redistest"
@@ -94,9 +97,35 @@ type option func(*harnessConfig)
 
 type harnessConfig struct {
 	comune *comune.Comune
-	store  func(t testing.TB, clock func() time.Time) fullStore
+	// failCommit, when set, makes the conversation store lose a turn's
+	// lease before its commit while it holds true: the turn's effects on the
+	// calendar stay, the conversation does not move on.
+	failCommit *atomic.Bool
+	store      func(t testing.TB, clock func() time.Time) fullStore
 	// calendar, when set, keeps the bookings apart from the conversations.
 	calendar core.Store
+}
+
+// commitFails wraps the conversation store so that commits fail while
+// *fail is true.
+func commitFails(fail *atomic.Bool) option { return func(h *harnessConfig) { h.failCommit = fail } }
+
+// failingCommits is a real store whose commits fail on demand: the lease
+// is lost between the dialog's work and the save (it expired while the turn
+// was slow), so the turn's session is not saved.
+type failingCommits struct {
+	fullStore
+	fail *atomic.Bool
+}
+
+func (f failingCommits) Commit(ctx context.Context, l *store.Lease, w store.Write) error {
+	if f.fail.Load() {
+		if err := f.fullStore.Release(ctx, l); err != nil {
+			return err
+		}
+		return fmt.Errorf("test: commit refused: %w", store.ErrLeaseLost)
+	}
+	return f.fullStore.Commit(ctx, l, w)
 }
 
 // calendarOn keeps the bookings in st, apart from the conversations: to
@@ -138,6 +167,9 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	}
 	h := &harness{t: t, now: start, c: cfg.comune, outbox: &outbox{seen: map[string]bool{}, msgs: map[bot.Conversation][]bot.Reply{}, expires: map[string]time.Time{}}}
 	st := cfg.store(t, h.clock)
+	if cfg.failCommit != nil {
+		st = failingCommits{fullStore: st, fail: cfg.failCommit}
+	}
 	var cal core.Store = st
 	if cfg.calendar != nil {
 		cal = cfg.calendar
@@ -205,6 +237,20 @@ func (h *harness) send(user string, in bot.Inbound) []bot.Reply {
 		h.t.Fatalf("Handle(%+v) gave no reply", in)
 	}
 	return r
+}
+
+// toName walks the booking flow with buttons up to the name question:
+// reason, office (nothing to press for "" in a Comune with one office), the
+// first free day and its first time.
+func (h *harness) toName(user, reason, office string) {
+	h.t.Helper()
+	h.text(user, "/prenota")
+	r := h.press(user, "book:reason:"+reason)
+	if office != "" {
+		r = h.press(user, "book:office:"+office)
+	}
+	r = h.press(user, button(h.t, r, "book:day:"))
+	contains(h.t, h.press(user, button(h.t, r, "book:slot:")), h.msg("it", "booking.name.prompt", nil))
 }
 
 func (h *harness) text(user, text string) []bot.Reply {

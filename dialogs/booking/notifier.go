@@ -52,7 +52,7 @@ type NotifierConfig struct {
 // reaches the citizen once.
 type Notifier struct {
 	cfg NotifierConfig
-	f   *flows
+	r   render
 }
 
 var _ core.Notifier = (*Notifier)(nil)
@@ -65,7 +65,7 @@ func NewNotifier(cfg NotifierConfig) (*Notifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Notifier{cfg: cfg, f: &flows{c: cfg.Comune}}, nil
+	return &Notifier{cfg: cfg, r: render{c: cfg.Comune}}, nil
 }
 
 // Notify implements core.Notifier.
@@ -81,18 +81,18 @@ func (n *Notifier) Notify(ctx context.Context, note core.Notice) error {
 	cat := n.cfg.Catalog
 	tx := langTexts{cat: cat, lang: lang}
 	data := map[string]any{
-		"Code": b.Code, "Office": n.f.officeName(b.Office), "Address": n.f.officeAddress(b.Office),
+		"Code": b.Code, "Office": n.r.officeName(b.Office), "Address": n.r.officeAddress(b.Office),
 		"Date": "", "Time": "", "Deadline": "", "Until": "", "Days": n.cfg.Comune.Booking.HorizonDays,
 	}
 	if !b.Start.IsZero() {
-		l := n.f.local(b.Start)
+		l := n.r.local(b.Start)
 		data["Date"], data["Time"] = tx.Date(l), tx.Clock(l)
 	}
 	if !b.ConfirmBy.IsZero() {
-		data["Deadline"] = n.f.when(tx, b.ConfirmBy)
+		data["Deadline"] = n.r.when(tx, b.ConfirmBy)
 	}
 	if !b.Until.IsZero() {
-		data["Until"] = n.f.when(tx, b.Until)
+		data["Until"] = n.r.when(tx, b.Until)
 	}
 	button := func(id, label string) bot.Button {
 		return bot.Button{ID: id, Label: cat.Text(lang, label, map[string]any{"Code": b.Code})}
@@ -122,7 +122,7 @@ func (n *Notifier) Notify(ctx context.Context, note core.Notice) error {
 	case core.NoticeReleased:
 		reply.Buttons = []bot.Button{rebook}
 		if n.cfg.Comune.Office(b.Office) != nil && !b.Start.IsZero() {
-			file, err := n.f.icsFor(cat, lang, n.cfg.Now(), b, true, true)
+			file, err := n.r.icsFor(cat, lang, n.cfg.Now(), b, true, true)
 			if err != nil {
 				return fmt.Errorf("booking notifier: %w", err)
 			}

@@ -29,7 +29,7 @@ var (
 	bkWait  = []byte("booking.wait")  // office|"*" 0 seq -> code
 	bkDue   = []byte("booking.due")   // due ms code -> nil
 	bkDueOf = []byte("booking.dueof") // code -> due ms
-	bkMeta  = []byte("booking.meta")  // "seq" -> last waitlist seq
+	bkMeta  = []byte("booking.meta")  // "seq" -> last waitlist seq, "cleaned" -> ms
 )
 
 // maxOfferScan bounds how many stale waitlist entries one step skips.
@@ -90,8 +90,22 @@ func (k *btx) get(code string) (*booking.Booking, error) {
 	return &b, nil
 }
 
-// save writes b and moves it in the due index.
+// save writes b and moves it in the due index. A pending notice that
+// changed starts its failed tries from 0.
 func (k *btx) save(b *booking.Booking) error {
+	return k.saveDue(b, booking.DueAt(b, k.now))
+}
+
+// saveDue writes b, due at at.
+func (k *btx) saveDue(b *booking.Booking, at time.Time) error {
+	if v := k.rec.Get([]byte(b.Code)); v != nil {
+		var old struct {
+			Notice booking.NoticeKind `json:"notice"`
+		}
+		if json.Unmarshal(v, &old) == nil && old.Notice != b.Notice {
+			b.NoticeTries = 0
+		}
+	}
 	data, err := json.Marshal(b)
 	if err != nil {
 		return err
@@ -104,11 +118,11 @@ func (k *btx) save(b *booking.Booking) error {
 			return err
 		}
 	}
-	at := be64(booking.DueAt(b, k.now).UnixMilli())
-	if err := k.dueof.Put([]byte(b.Code), at); err != nil {
+	due := be64(at.UnixMilli())
+	if err := k.dueof.Put([]byte(b.Code), due); err != nil {
 		return err
 	}
-	return k.due.Put(append(at, b.Code...), nil)
+	return k.due.Put(append(due, b.Code...), nil)
 }
 
 // purge deletes b and every index entry of it.
@@ -213,24 +227,27 @@ func (k *btx) records(b *bolt.Bucket, id string) ([]*booking.Booking, error) {
 	return out, nil
 }
 
-func (k *btx) activeCount(b *bolt.Bucket, id string) (int, error) {
+// activeCount counts the places still to come indexed under id (an
+// appointment whose slot has started is over and counts no more), and the
+// places in line too when waiting is true.
+func (k *btx) activeCount(b *bolt.Bucket, id string, waiting bool) (int, error) {
 	rs, err := k.records(b, id)
 	n := 0
 	for _, r := range rs {
-		if r.Status.Active() {
+		if r.Status.Active() && !r.Over(k.now) || waiting && r.Status == booking.StatusWaiting {
 			n++
 		}
 	}
 	return n, err
 }
 
-// overLimit counts the active bookings of b's person and conversation.
+// overLimit counts the upcoming bookings of b's person and conversation.
 func (k *btx) overLimit(b *booking.Booking, lim booking.Limits) (bool, error) {
-	n, err := k.activeCount(k.pers, b.Person)
+	n, err := k.activeCount(k.pers, b.Person, false)
 	if err != nil || n >= lim.MaxActive {
 		return true, err
 	}
-	n, err = k.activeCount(k.conv, b.Conv.Key())
+	n, err = k.activeCount(k.conv, b.Conv.Key(), false)
 	return err != nil || n >= lim.MaxActiveConv, err
 }
 
@@ -319,6 +336,28 @@ func (k *btx) offerNext(office string, start time.Time, lim booking.Limits) (*bo
 	return nil, nil
 }
 
+// answerBy is the deadline to confirm b asked at lim.Now: by, but at least
+// lim.AnswerWindow from now, and no later than a freed place can still be
+// offered (min notice before the start). ok is false when that moment has
+// passed: too late to ask, the booking is kept.
+func answerBy(b *booking.Booking, by time.Time, lim booking.Limits) (time.Time, bool) {
+	if least := lim.Now.Add(lim.AnswerWindow); by.Before(least) {
+		by = least
+	}
+	if latest := b.Start.Add(-lim.OfferFrom.Sub(lim.Now)); latest.Before(by) {
+		by = latest
+	}
+	return by.UTC(), by.After(lim.Now)
+}
+
+// ended shortens the purge of a booking that ended without the
+// appointment.
+func ended(b *booking.Booking, lim booking.Limits) {
+	if limit := lim.Now.Add(lim.Ended).UTC(); limit.Before(b.PurgeAt) {
+		b.PurgeAt = limit
+	}
+}
+
 // free gives b's place back and offers it to the waitlist.
 func (k *btx) free(b *booking.Booking, lim booking.Limits) (*booking.Booking, error) {
 	if err := k.occAdd(b.Office, b.Start, -1); err != nil {
@@ -390,6 +429,12 @@ func (s *Store) Insert(_ context.Context, b *booking.Booking, lim booking.Limits
 		over, err := k.overLimit(&nb, lim)
 		if err != nil || over {
 			return booking.ErrTooManyActive, err
+		}
+		if nb.Status == booking.StatusWaiting {
+			n, err := k.activeCount(k.conv, nb.Conv.Key(), true)
+			if err != nil || n >= lim.MaxActiveConv {
+				return booking.ErrTooManyActive, err
+			}
 		}
 		if nb.Status.Active() && k.occGet(nb.Office, nb.Start) >= lim.Capacity {
 			return booking.ErrSlotTaken, nil
@@ -524,6 +569,7 @@ func (s *Store) End(_ context.Context, code string, to booking.Status, lim booki
 			return nil, k.save(b)
 		case b.Status.Active():
 			b.Status, b.Notice = to, ""
+			ended(b, lim)
 			if err := k.save(b); err != nil {
 				return nil, err
 			}
@@ -585,6 +631,7 @@ func (s *Store) Advance(_ context.Context, code string, lim booking.Limits) (*bo
 		switch {
 		case b.Status == booking.StatusOffered && !now.Before(b.Until):
 			b.Status, b.Notice = booking.StatusExpired, booking.NoticeOfferExpired
+			ended(b, lim)
 			if err := k.save(b); err != nil {
 				return nil, err
 			}
@@ -597,16 +644,30 @@ func (s *Store) Advance(_ context.Context, code string, lim booking.Limits) (*bo
 			b.Status, b.Notice, b.PurgeAt = booking.StatusExpired, booking.NoticeWaitExpired, now.UTC()
 			return nil, k.save(b)
 		case b.Status == booking.StatusBooked && !b.AskAt.IsZero() && !b.Asked && !now.Before(b.AskAt):
-			b.Asked, b.Notice = true, booking.NoticeConfirm
+			if by, ok := answerBy(b, b.ConfirmBy, lim); ok {
+				b.Asked, b.Notice, b.ConfirmBy = true, booking.NoticeConfirm, by
+			} else {
+				b.Status = booking.StatusConfirmed
+			}
+			return nil, k.save(b)
+		case b.Status == booking.StatusBooked && b.Asked && !now.Before(b.ConfirmBy) && b.Notice == booking.NoticeConfirm:
+			// The request never reached the outbox: ask again with a new
+			// deadline.
+			if by, ok := answerBy(b, time.Time{}, lim); ok {
+				b.ConfirmBy = by
+			} else {
+				b.Status, b.Notice = booking.StatusConfirmed, ""
+			}
 			return nil, k.save(b)
 		case b.Status == booking.StatusBooked && b.Asked && !now.Before(b.ConfirmBy):
 			b.Status, b.Notice = booking.StatusReleased, booking.NoticeReleased
+			ended(b, lim)
 			if err := k.save(b); err != nil {
 				return nil, err
 			}
 			res.Offered, err = k.free(b, lim)
 			return nil, err
-		case b.Notice == "" && !now.Before(b.PurgeAt):
+		case b.Notice == "" && !now.Before(b.PurgeAt) || !now.Before(b.PurgeAt.Add(lim.Ended)):
 			res.Booking = nil
 			return nil, k.purge(b)
 		}
@@ -616,6 +677,34 @@ func (s *Store) Advance(_ context.Context, code string, lim booking.Limits) (*bo
 		return nil, err
 	}
 	return res, nil
+}
+
+// Offer implements booking.Store.
+func (s *Store) Offer(_ context.Context, slot booking.Slot, lim booking.Limits) (*booking.Result, error) {
+	res := &booking.Result{}
+	err := s.update("offer", lim.Now, func(k *btx) (error, error) {
+		var err error
+		res.Offered, err = k.offerNext(slot.Office, slot.Start, lim)
+		return nil, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Waiting implements booking.Store.
+func (s *Store) Waiting(_ context.Context, offices []string) (map[string]int, error) {
+	out := map[string]int{}
+	err := s.view("waiting", func(k *btx) error {
+		for _, of := range offices {
+			if n := len(codes(k.wait, string(waitKey(of)))); n > 0 {
+				out[of] = n
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Ack implements booking.Store.
@@ -630,12 +719,29 @@ func (s *Store) Ack(_ context.Context, code string, kind booking.NoticeKind, lim
 	})
 }
 
-// Due implements booking.Store. It also drops expired attempt counters and
-// idempotency keys.
+// NoticeFailed implements booking.Store.
+func (s *Store) NoticeFailed(_ context.Context, code string, kind booking.NoticeKind, at time.Time, lim booking.Limits) error {
+	return s.update("notice failed", lim.Now, func(k *btx) (error, error) {
+		b, err := k.get(code)
+		if err != nil || b == nil || b.Notice != kind {
+			return nil, err
+		}
+		b.NoticeTries++
+		return nil, k.saveDue(b, at)
+	})
+}
+
+// cleanEvery is how often Due drops expired attempt counters and
+// idempotency keys (a write transaction; the look itself is a read).
+const cleanEvery = 5 * time.Minute
+
+// Due implements booking.Store. At most every cleanEvery it also drops
+// expired attempt counters and idempotency keys.
 func (s *Store) Due(_ context.Context, now time.Time, limit int) ([]string, error) {
 	var out []string
-	err := s.update("due", now, func(k *btx) (error, error) {
-		ms := now.UnixMilli()
+	clean := false
+	ms := now.UnixMilli()
+	err := s.view("due", func(k *btx) error {
 		c := k.due.Cursor()
 		for key, _ := c.First(); key != nil && len(out) < limit; key, _ = c.Next() {
 			if int64(binary.BigEndian.Uint64(key)) > ms {
@@ -643,6 +749,17 @@ func (s *Store) Due(_ context.Context, now time.Time, limit int) ([]string, erro
 			}
 			out = append(out, string(key[8:]))
 		}
+		last := int64(0)
+		if v := k.meta.Get([]byte("cleaned")); len(v) == 8 {
+			last = int64(binary.BigEndian.Uint64(v))
+		}
+		clean = ms-last >= cleanEvery.Milliseconds()
+		return nil
+	})
+	if err != nil || !clean {
+		return out, err
+	}
+	return out, s.update("clean", now, func(k *btx) (error, error) {
 		for _, b := range []*bolt.Bucket{k.rate, k.idem} {
 			var stale [][]byte
 			_ = b.ForEach(func(key, v []byte) error {
@@ -657,9 +774,8 @@ func (s *Store) Due(_ context.Context, now time.Time, limit int) ([]string, erro
 				}
 			}
 		}
-		return nil, nil
+		return nil, k.meta.Put([]byte("cleaned"), be64(ms))
 	})
-	return out, err
 }
 
 // Booking implements booking.Store.

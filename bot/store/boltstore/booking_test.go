@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"sportello/bot/booking"
 	"sportello/bot/schedule"
 	"sportello/bot/store/boltstore"
@@ -27,6 +29,10 @@ func openBooking(t *testing.T) *boltstore.Store {
 func TestBookingConformance(t *testing.T) {
 	storetest.RunBooking(t, func(t *testing.T) func() booking.Store {
 		s := openBooking(t)
+		// The semantics do not depend on the fsync per commit (the
+		// benchmark keeps it); without it the suite runs in a fraction of
+		// the time.
+		s.DB().NoSync = true
 		return func() booking.Store { return s }
 	})
 }
@@ -117,5 +123,55 @@ func TestBookingSweepJob(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 		got = append(got, inbox.Take()...)
+	}
+}
+
+// TestDueCleansRarely: the sweep's Due is a read; the expired attempt
+// counters and idempotency keys are dropped by a write at most every few
+// minutes, not at every 15-second sweep.
+func TestDueCleansRarely(t *testing.T) {
+	st := openBooking(t)
+	ctx := context.Background()
+	clock := storetest.NewClock(storetest.T0)
+	s := storetest.NewService(t, st, storetest.TestComune, clock, nil, nil)
+	r := storetest.Citizen(1, storetest.At("centrale", 2026, 3, 9, 9, 0))
+	r.IdempotencyKey = "test:1:a"
+	if _, err := s.Book(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	txid := func() (id int) {
+		st.DB().View(func(tx *bolt.Tx) error { id = tx.ID(); return nil })
+		return id
+	}
+	entries := func() (n int) {
+		st.DB().View(func(tx *bolt.Tx) error {
+			for _, name := range []string{"booking.rate", "booking.idem"} {
+				n += tx.Bucket([]byte(name)).Stats().KeyN
+			}
+			return nil
+		})
+		return n
+	}
+	now := storetest.T0
+	st.Due(ctx, now, 100) // the first look may clean
+	for range 10 {
+		now = now.Add(15 * time.Second)
+		before := txid()
+		if _, err := st.Due(ctx, now, 100); err != nil {
+			t.Fatalf("Due = %v", err)
+		}
+		if after := txid(); after != before {
+			t.Fatalf("Due at %v wrote (tx %d -> %d), want a read", now, before, after)
+		}
+	}
+	if n := entries(); n != 3 {
+		t.Fatalf("Got(%d rate and idempotency entries), want 3 (person, chat, key)", n)
+	}
+	// A day later they have expired, and the next clean drops them.
+	if _, err := st.Due(ctx, storetest.T0.Add(25*time.Hour), 100); err != nil {
+		t.Fatal(err)
+	}
+	if n := entries(); n != 0 {
+		t.Errorf("Got(%d rate and idempotency entries a day later), want 0", n)
 	}
 }

@@ -16,12 +16,22 @@ import (
 
 var _ booking.Store = (*Store)(nil)
 
-// Booking keys all live under one hash tag, "<prefix>:{book}:", so that every
-// script can touch any of them atomically on Redis Cluster too (they share a
-// cluster slot; a Comune's calendar is one unit). Keys:
+// Booking keys all live under one hash tag, "<prefix>:{<prefix>:book}:", so
+// that every script can touch any of them atomically on Redis Cluster too
+// (they share a cluster slot; a Comune's calendar is one unit). The prefix is
+// inside the tag so that several Comuni on one Cluster (one
+// SPORTELLO_REDIS_PREFIX each) spread over the slots instead of sharing one.
+//
+// The scripts read and write keys they find at run time (records, a
+// person's set, the waitlists...) that are not listed in KEYS: that is
+// correct on a Cluster only because each of them carries the same tag as
+// KEYS[1], so all are in the slot the script runs on. Every new booking key
+// must keep the tag. Keys:
 //
 //	r:<code>        hash: the record (fields below, "d" = the JSON booking)
 //	occ:<office>    hash: start minute -> places held
+//	occm:<office>   zset: the start minutes in occ, scored by minute (to
+//	                read one day's occupancy without the whole hash)
 //	cal:<office>    zset: code by start minute
 //	p:<person>      set:  codes of a person (pseudonym)
 //	c:<conv>        set:  codes of a conversation
@@ -33,18 +43,23 @@ var _ booking.Store = (*Store)(nil)
 //
 // Record fields the scripts manage override the JSON in "d": st (status), of
 // (office), m (start minute, "" for a waitlist entry), un (until ms), ask,
-// by (ms), asked (0/1), pg (purge ms), nt (pending notice), seq, p, cv.
-func (s *Store) bookingBase() string { return s.prefix + ":{book}:" }
+// by (ms), asked (0/1), pg (purge ms), nt (pending notice), nf (failed
+// tries of nt; back to 0 whenever nt changes), seq, p, cv.
+func (s *Store) bookingBase() string { return s.prefix + ":{" + s.prefix + ":book}:" }
 
-// bookingLua is the prelude every booking script shares. ARGV[1..11] are the
-// base and the limits; a script's own arguments start at ARGV[12].
+// bookingLua is the prelude every booking script shares. ARGV[1..13] are the
+// base and the limits (see runBooking); a script's own arguments follow,
+// read with arg(1), arg(2)...
 const bookingLua = `
 local B = ARGV[1]
 local NOW = tonumber(ARGV[2])
 local LIM = {cap = tonumber(ARGV[3]), maxp = tonumber(ARGV[4]), maxc = tonumber(ARGV[5]),
   rate = tonumber(ARGV[6]), window = tonumber(ARGV[7]), hold = tonumber(ARGV[8]),
-  offerfrom = tonumber(ARGV[9]), retention = tonumber(ARGV[10]), caps = {}}
+  offerfrom = tonumber(ARGV[9]), retention = tonumber(ARGV[10]), ended = tonumber(ARGV[12]),
+  answer = tonumber(ARGV[13]), caps = {}}
 for of, n in string.gmatch(ARGV[11], '([^,=]+)=(%d+)') do LIM.caps[of] = tonumber(n) end
+local NLIM = 13
+local function arg(i) return ARGV[NLIM + i] end
 
 local function rk(code) return B .. 'r:' .. code end
 local function num(v) return tonumber(v) or 0 end
@@ -56,6 +71,7 @@ local function load(code)
   if #v == 0 then return nil end
   local r = {}
   for i = 1, #v, 2 do r[v[i]] = v[i + 1] end
+  r.nt0 = r.nt
   return r
 end
 
@@ -68,25 +84,36 @@ local function dueat(r)
 end
 
 local function save(code, r)
+  if r.nt ~= r.nt0 then r.nf = '0' end
   redis.call('HSET', rk(code), 'st', r.st, 'of', r.of, 'm', r.m, 'un', r.un, 'ask', r.ask, 'by', r.by,
-    'asked', r.asked, 'pg', r.pg, 'nt', r.nt, 'seq', r.seq)
+    'asked', r.asked, 'pg', r.pg, 'nt', r.nt, 'nf', r.nf or '0', 'seq', r.seq)
   redis.call('ZADD', B .. 'due', dueat(r), code)
 end
 
 local function occget(of, m) return num(redis.call('HGET', B .. 'occ:' .. of, m)) end
 local function occadd(of, m, d)
-  if redis.call('HINCRBY', B .. 'occ:' .. of, m, d) <= 0 then redis.call('HDEL', B .. 'occ:' .. of, m) end
+  local n = redis.call('HINCRBY', B .. 'occ:' .. of, m, d)
+  if n <= 0 then
+    redis.call('HDEL', B .. 'occ:' .. of, m)
+    redis.call('ZREM', B .. 'occm:' .. of, m)
+  elseif n == d then
+    redis.call('ZADD', B .. 'occm:' .. of, m, m)
+  end
 end
 local function take(code, r)
   occadd(r.of, r.m, 1)
   redis.call('ZADD', B .. 'cal:' .. r.of, r.m, code)
 end
 
-local function activecount(key)
+-- activecount counts the places still to come of the codes in set key (an
+-- appointment whose slot has started is over and counts no more), and the
+-- places in line too when waiting is true.
+local function activecount(key, waiting)
   local n = 0
   for _, c in ipairs(redis.call('SMEMBERS', key)) do
-    local st = redis.call('HGET', rk(c), 'st')
-    if st and active(st) then n = n + 1 end
+    local x = redis.call('HMGET', rk(c), 'st', 'm')
+    if x[1] and active(x[1]) and tonumber(x[2]) and tonumber(x[2]) * 60000 > NOW then n = n + 1
+    elseif waiting and x[1] == 'waiting' then n = n + 1 end
   end
   return n
 end
@@ -144,6 +171,19 @@ local function free(r)
   return offernext(r.of, r.m)
 end
 
+-- answerby is the deadline to confirm r, wanted by, but no later than a
+-- freed place can still be offered (min notice before the start); nil when
+-- that moment has passed: too late to ask, the booking is kept.
+local function answerby(r, by)
+  local latest = tonumber(r.m) * 60000 - (LIM.offerfrom - NOW)
+  by = math.min(by, latest)
+  if by <= NOW then return nil end
+  return by
+end
+
+-- ended shortens the purge of a booking that ended without the appointment.
+local function ended(r) r.pg = math.min(num(r.pg), NOW + LIM.ended) end
+
 local function reply(code, other)
   local out = {'ok', redis.call('HGETALL', rk(code))}
   if other then out[3] = redis.call('HGETALL', rk(other)) end
@@ -154,13 +194,13 @@ end
 // Script bodies. Each returns {status} or {'ok', record [, offered record]}.
 var (
 	bookInsert = redis.NewScript(bookingLua + `
-local code, idem = ARGV[12], ARGV[13]
+local code, idem = arg(1), arg(2)
 if idem ~= '' then
   local prev = redis.call('GET', B .. 'idem:' .. idem)
   if prev and redis.call('EXISTS', rk(prev)) == 1 then return reply(prev) end
 end
-local r = {st = ARGV[15], of = ARGV[16], m = ARGV[17], p = ARGV[18], cv = ARGV[19], un = ARGV[20],
-  ask = ARGV[21], by = ARGV[22], pg = ARGV[23], asked = '0', nt = '', seq = ''}
+local r = {st = arg(4), of = arg(5), m = arg(6), p = arg(7), cv = arg(8), un = arg(9),
+  ask = arg(10), by = arg(11), pg = arg(12), asked = '0', nt = '', seq = ''}
 if not rateok(r) then return {'rate'} end
 if r.st == 'waiting' then
   for _, c in ipairs(redis.call('SMEMBERS', B .. 'p:' .. r.p)) do
@@ -169,33 +209,34 @@ if r.st == 'waiting' then
   end
 end
 if overlimit(r) then return {'max'} end
+if r.st == 'waiting' and activecount(B .. 'c:' .. r.cv, true) >= LIM.maxc then return {'max'} end
 if active(r.st) and occget(r.of, r.m) >= LIM.cap then return {'taken'} end
 if redis.call('EXISTS', rk(code)) == 1 then return {'code'} end
 if r.st == 'waiting' then
   r.seq = redis.call('INCR', B .. 'seq')
   redis.call('ZADD', waitkey(r.of), r.seq, code)
 end
-redis.call('HSET', rk(code), 'p', r.p, 'cv', r.cv, 'd', ARGV[24])
+redis.call('HSET', rk(code), 'p', r.p, 'cv', r.cv, 'd', arg(13))
 save(code, r)
 if active(r.st) then take(code, r) end
 redis.call('SADD', B .. 'p:' .. r.p, code)
 redis.call('SADD', B .. 'c:' .. r.cv, code)
-if idem ~= '' then redis.call('SET', B .. 'idem:' .. idem, code, 'PX', ARGV[14]) end
+if idem ~= '' then redis.call('SET', B .. 'idem:' .. idem, code, 'PX', arg(3)) end
 return reply(code)
 `)
 
 	bookMove = redis.NewScript(bookingLua + `
-local code = ARGV[12]
+local code = arg(1)
 local r = load(code)
 if not r then return {'notfound'} end
 if r.st ~= 'booked' and r.st ~= 'confirmed' then return {'inactive'} end
-local of, m = ARGV[13], ARGV[14]
+local of, m = arg(2), arg(3)
 if r.of == of and r.m == m then return reply(code) end
 if not rateok(r) then return {'rate'} end
 if occget(of, m) >= LIM.cap then return {'taken'} end
 local old = {of = r.of, m = r.m}
 redis.call('ZREM', B .. 'cal:' .. r.of, code)
-r.of, r.m, r.st, r.ask, r.by, r.pg, r.asked = of, m, ARGV[15], ARGV[16], ARGV[17], ARGV[18], '0'
+r.of, r.m, r.st, r.ask, r.by, r.pg, r.asked = of, m, arg(4), arg(5), arg(6), arg(7), '0'
 if r.nt == 'confirm_request' then r.nt = '' end
 take(code, r)
 save(code, r)
@@ -203,7 +244,7 @@ return reply(code, free(old))
 `)
 
 	bookCancel = redis.NewScript(bookingLua + `
-local code, to = ARGV[12], ARGV[13]
+local code, to = arg(1), arg(2)
 local r = load(code)
 if not r then return {'notfound'} end
 if r.st == to then return reply(code) end
@@ -216,12 +257,13 @@ if r.st == 'waiting' then
 end
 if not active(r.st) then return {'inactive'} end
 r.st, r.nt = to, ''
+ended(r)
 save(code, r)
 return reply(code, free(r))
 `)
 
 	bookConfirm = redis.NewScript(bookingLua + `
-local code = ARGV[12]
+local code = arg(1)
 local r = load(code)
 if not r then return {'notfound'} end
 if r.st == 'confirmed' then return reply(code) end
@@ -232,17 +274,18 @@ if r.st == 'booked' then
   return reply(code)
 end
 if r.st ~= 'offered' or NOW >= num(r.un) then return {'inactive'} end
-r.st, r.ask, r.by, r.pg, r.asked, r.un, r.nt = ARGV[13], ARGV[14], ARGV[15], ARGV[16], '0', '0', ''
+r.st, r.ask, r.by, r.pg, r.asked, r.un, r.nt = arg(2), arg(3), arg(4), arg(5), '0', '0', ''
 save(code, r)
 return reply(code)
 `)
 
 	bookAdvance = redis.NewScript(bookingLua + `
-local code = ARGV[12]
+local code = arg(1)
 local r = load(code)
 if not r then return {'notfound'} end
 if r.st == 'offered' and NOW >= num(r.un) then
   r.st, r.nt = 'expired', 'offer_expired'
+  ended(r)
   save(code, r)
   return reply(code, free(r))
 elseif r.st == 'waiting' and NOW >= num(r.un) then
@@ -250,13 +293,24 @@ elseif r.st == 'waiting' and NOW >= num(r.un) then
   r.st, r.nt, r.pg = 'expired', 'waitlist_expired', NOW
   save(code, r)
 elseif r.st == 'booked' and num(r.ask) > 0 and r.asked ~= '1' and NOW >= num(r.ask) then
-  r.asked, r.nt = '1', 'confirm_request'
+  local by = answerby(r, math.max(num(r.by), NOW + LIM.answer))
+  if by then
+    r.asked, r.nt, r.by = '1', 'confirm_request', by
+  else
+    r.st = 'confirmed'
+  end
+  save(code, r)
+elseif r.st == 'booked' and r.asked == '1' and NOW >= num(r.by) and r.nt == 'confirm_request' then
+  -- The request never reached the outbox: ask again with a new deadline.
+  local by = answerby(r, NOW + LIM.answer)
+  if by then r.by = by else r.st, r.nt = 'confirmed', '' end
   save(code, r)
 elseif r.st == 'booked' and r.asked == '1' and NOW >= num(r.by) then
   r.st, r.nt = 'released', 'released'
+  ended(r)
   save(code, r)
   return reply(code, free(r))
-elseif r.nt == '' and NOW >= num(r.pg) then
+elseif (r.nt == '' and NOW >= num(r.pg)) or NOW >= num(r.pg) + LIM.ended then
   if active(r.st) then occadd(r.of, r.m, -1) end
   if r.m ~= '' then redis.call('ZREM', B .. 'cal:' .. r.of, code) end
   if r.st == 'waiting' then redis.call('ZREM', waitkey(r.of), code) end
@@ -269,10 +323,38 @@ end
 return reply(code)
 `)
 
-	bookAck = redis.NewScript(bookingLua + `
-local code = ARGV[12]
+	bookOffer = redis.NewScript(bookingLua + `
+local code = offernext(arg(1), arg(2))
+if not code then return {'ok'} end
+return {'ok', redis.call('HGETALL', rk(code))}
+`)
+
+	bookNoticeFailed = redis.NewScript(bookingLua + `
+local code, kind = arg(1), arg(2)
 local r = load(code)
-if r and r.nt == ARGV[13] then
+if r and r.nt == kind then
+  redis.call('HINCRBY', rk(code), 'nf', 1)
+  redis.call('ZADD', B .. 'due', tonumber(arg(3)), code)
+end
+return {'ok'}
+`)
+
+	// bookTaken reads the places held in the slots of KEYS[1] (occm) with
+	// start minutes in [ARGV[1], ARGV[2]) from KEYS[2] (occ): {minute,
+	// count, ...}.
+	bookTaken = redis.NewScript(`
+local out = {}
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '(' .. ARGV[2])) do
+  out[#out + 1] = m
+  out[#out + 1] = redis.call('HGET', KEYS[2], m) or '0'
+end
+return out
+`)
+
+	bookAck = redis.NewScript(bookingLua + `
+local code = arg(1)
+local r = load(code)
+if r and r.nt == arg(2) then
   r.nt = ''
   save(code, r)
 end
@@ -289,7 +371,7 @@ func (s *Store) runBooking(ctx context.Context, op string, sc *redis.Script, lim
 	window := max(lim.RateWindow.Milliseconds(), 1)
 	all := append([]any{s.bookingBase(), lim.Now.UnixMilli(), lim.Capacity, lim.MaxActive, lim.MaxActiveConv,
 		lim.RateLimit, window, lim.Hold.Milliseconds(), lim.OfferFrom.UnixMilli(), lim.Retention.Milliseconds(),
-		caps.String()}, args...)
+		caps.String(), lim.Ended.Milliseconds(), lim.AnswerWindow.Milliseconds()}, args...)
 	res, err := sc.Run(ctx, s.rdb, []string{s.bookingBase() + "due"}, all...).Slice()
 	if err != nil {
 		return nil, s.wrap(ctx, "booking "+op, err)
@@ -379,6 +461,7 @@ func fromFields(f map[string]string) (*booking.Booking, error) {
 	b.Until, b.AskAt, b.ConfirmBy, b.PurgeAt = fromMS(f["un"]), fromMS(f["ask"]), fromMS(f["by"]), fromMS(f["pg"])
 	b.Asked = f["asked"] == "1"
 	b.Notice = booking.NoticeKind(f["nt"])
+	b.NoticeTries, _ = strconv.Atoi(f["nf"])
 	b.Seq, _ = strconv.ParseInt(f["seq"], 10, 64)
 	return &b, nil
 }
@@ -442,6 +525,50 @@ func (s *Store) Advance(ctx context.Context, code string, lim booking.Limits) (*
 		return nil, err
 	}
 	return result(res)
+}
+
+// NoticeFailed implements booking.Store.
+func (s *Store) NoticeFailed(ctx context.Context, code string, kind booking.NoticeKind, at time.Time, lim booking.Limits) error {
+	_, err := s.runBooking(ctx, "notice failed", bookNoticeFailed, lim, code, string(kind), at.UnixMilli())
+	return err
+}
+
+// Offer implements booking.Store.
+func (s *Store) Offer(ctx context.Context, slot booking.Slot, lim booking.Limits) (*booking.Result, error) {
+	res, err := s.runBooking(ctx, "offer", bookOffer, lim, slot.Office, startMinute(slot.Start))
+	if err != nil {
+		return nil, err
+	}
+	out := &booking.Result{}
+	if len(res) > 1 {
+		if out.Offered, err = decodeRecord(res[1]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Waiting implements booking.Store.
+func (s *Store) Waiting(ctx context.Context, offices []string) (map[string]int, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, len(offices))
+	for i, of := range offices {
+		key := s.bookingBase() + "w:" + of
+		if of == "" {
+			key = s.bookingBase() + "w:*"
+		}
+		cmds[i] = pipe.ZCard(ctx, key)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, s.wrap(ctx, "booking waiting", err)
+	}
+	out := make(map[string]int, len(offices))
+	for i, of := range offices {
+		if n := cmds[i].Val(); n > 0 {
+			out[of] = int(n)
+		}
+	}
+	return out, nil
 }
 
 // Ack implements booking.Store.
@@ -518,23 +645,33 @@ func (s *Store) Find(ctx context.Context, person, conv string) ([]*booking.Booki
 	return s.records(ctx, codes)
 }
 
-// Taken implements booking.Store.
+// Taken implements booking.Store: one round trip that reads only the slots
+// in [from, to) (the occm index), not the office's whole occupancy.
 func (s *Store) Taken(ctx context.Context, office string, from, to time.Time) (map[int64]int, error) {
-	all, err := s.rdb.HGetAll(ctx, s.bookingBase()+"occ:"+office).Result()
+	keys := []string{s.bookingBase() + "occm:" + office, s.bookingBase() + "occ:" + office}
+	flat, err := bookTaken.Run(ctx, s.rdb, keys, ceilMinute(from), ceilMinute(to)).StringSlice()
 	if err != nil {
 		return nil, s.wrap(ctx, "booking taken", err)
 	}
-	lo, hi := from.Unix(), to.Unix()
-	out := make(map[int64]int, len(all))
-	for k, v := range all {
-		m, err1 := strconv.ParseInt(k, 10, 64)
-		n, err2 := strconv.Atoi(v)
-		if err1 != nil || err2 != nil || n <= 0 || m*60 < lo || m*60 >= hi {
+	out := make(map[int64]int, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		m, err1 := strconv.ParseInt(flat[i], 10, 64)
+		n, err2 := strconv.Atoi(flat[i+1])
+		if err1 != nil || err2 != nil || n <= 0 {
 			continue
 		}
 		out[m] = n
 	}
 	return out, nil
+}
+
+// ceilMinute is the first whole unix minute at or after t.
+func ceilMinute(t time.Time) int64 {
+	m := t.Unix() / 60
+	if t.After(time.Unix(m*60, 0)) {
+		m++
+	}
+	return m
 }
 
 // Calendar implements booking.Store.

@@ -7,7 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 
 	"sportello/bot/booking"
 	"sportello/bot/store"
@@ -25,14 +28,54 @@ func TestBookingConformance(t *testing.T) {
 }
 
 // TestBookingConformanceCluster runs the suite on a real Redis Cluster: the
-// scripts touch only keys under the one {book} hash tag, so they run whole
-// on the node that owns it.
+// scripts touch only keys under the one {<prefix>:book} hash tag, so they
+// run whole on the node that owns it.
 func TestBookingConformanceCluster(t *testing.T) {
 	url := redistest.StartCluster(t)
 	storetest.RunBooking(t, func(t *testing.T) func() booking.Store {
 		prefix := redistest.NewPrefix()
 		return func() booking.Store { return open(t, url, prefix) }
 	})
+	t.Run("HashTagPerPrefix", func(t *testing.T) { testHashTagPerPrefix(t, url) })
+}
+
+// testHashTagPerPrefix: two Comuni on one Cluster (two prefixes) keep their
+// calendars in two hash slots chosen by their prefixes, not both in the
+// slot of a fixed "{book}" tag; each calendar stays in one slot.
+func testHashTagPerPrefix(t *testing.T, url string) {
+	ctx := context.Background()
+	for i := range 2 {
+		st := open(t, url, redistest.NewPrefix())
+		cc, ok := st.Client().(*redis.ClusterClient)
+		if !ok {
+			t.Fatalf("Got(client %T), want a cluster client", st.Client())
+		}
+		s := storetest.NewService(t, st, storetest.TestComune, storetest.NewClock(storetest.T0), nil, nil)
+		if _, err := s.Book(ctx, storetest.Citizen(i, storetest.At("centrale", 2026, 3, 4, 9, 0))); err != nil {
+			t.Fatal(err)
+		}
+		want, err := cc.ClusterKeySlot(ctx, "{"+st.Prefix()+":book}").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		var mu sync.Mutex
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			found, err := node.Keys(ctx, st.Prefix()+":*").Result()
+			mu.Lock()
+			keys = append(keys, found...)
+			mu.Unlock()
+			return err
+		})
+		if err != nil || len(keys) == 0 {
+			t.Fatalf("keys of %s = %v, %v", st.Prefix(), keys, err)
+		}
+		for _, k := range keys {
+			if got, _ := cc.ClusterKeySlot(ctx, k).Result(); got != want {
+				t.Errorf("Got(slot of %s) = %d, want %d, the slot of {%s:book}", k, got, want, st.Prefix())
+			}
+		}
+	}
 }
 
 func TestBookingLinearizable(t *testing.T) {
@@ -121,6 +164,16 @@ func BenchmarkBook(b *testing.B) {
 	s := storetest.NewService(b, openTB(b, url, redistest.Prefix(b, url)), storetest.BenchComune,
 		storetest.NewClock(storetest.StampedeT0), nil, nil)
 	storetest.BenchBook(b, s)
+}
+
+// BenchmarkTimes measures one day's free times with 2,000 places held.
+//
+//	go test ./bot/store/redisstore -run '^$' -bench 'Times$'
+func BenchmarkTimes(b *testing.B) {
+	url := redistest.URL(b)
+	s := storetest.NewService(b, openTB(b, url, redistest.Prefix(b, url)), storetest.BenchComune,
+		storetest.NewClock(storetest.StampedeT0), nil, nil)
+	storetest.BenchTimes(b, s)
 }
 
 // BenchmarkStampede is the booking stampede: 10,000 citizens for 1,660

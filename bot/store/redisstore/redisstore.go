@@ -2,6 +2,13 @@
 // can serve one Comune. It works on a single node, Sentinel and Cluster alike
 // through redis.UniversalClient: every multi-key change runs as one Lua script
 // over keys that share a hash tag, so it stays atomic on a cluster too.
+//
+// Some scripts (the booking calendar's) also touch keys they find at run
+// time, not listed in KEYS. That is valid on a Cluster only because those
+// keys share the hash tag of the script's KEYS (so they are in the same
+// slot): any new key such a script touches must carry that tag. The booking
+// tag includes the key prefix ("<prefix>:{<prefix>:book}:"), so that several
+// Comuni on one Cluster do not all land in one slot.
 package redisstore
 
 import (

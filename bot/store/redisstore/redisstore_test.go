@@ -19,13 +19,7 @@ import (
 
 func open(t *testing.T, url, prefix string) *redisstore.Store {
 	t.Helper()
-	rdb, err := redisstore.NewClient(url)
-	if err != nil {
-		t.Fatalf("NewClient(%q) = %v", url, err)
-	}
-	s := redisstore.New(rdb, prefix)
-	t.Cleanup(func() { s.Close() })
-	return s
+	return openTB(t, url, prefix)
 }
 
 func TestConformance(t *testing.T) {

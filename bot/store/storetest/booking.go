@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,17 +122,48 @@ func (c *Clock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
 // Inbox records the notices a Service sends: it stands in for the dialogs'
 // notifier, which renders them and hands them to the push outbox.
 type Inbox struct {
-	mu   sync.Mutex
-	got  []booking.Notice
-	seen map[string]bool
-	fail bool
+	mu      sync.Mutex
+	got     []booking.Notice
+	seen    map[string]bool
+	fail    bool
+	failFor map[string]bool // booking codes whose notices fail
+	tries   map[string]int  // notices asked for, by booking code
+}
+
+// FailFor makes every notice about the booking code fail.
+func (in *Inbox) FailFor(code string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.failFor == nil {
+		in.failFor = map[string]bool{}
+	}
+	in.failFor[code] = true
+}
+
+// FailOnlyFor makes notices about code fail, and those about any other
+// booking go through again.
+func (in *Inbox) FailOnlyFor(code string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.failFor = map[string]bool{code: true}
+}
+
+// Tries returns how many times a notice about code was asked for.
+func (in *Inbox) Tries(code string) int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.tries[code]
 }
 
 // Notify records n once per ID (as the outbox dedupes by id).
 func (in *Inbox) Notify(_ context.Context, n booking.Notice) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.fail {
+	if in.tries == nil {
+		in.tries = map[string]int{}
+	}
+	in.tries[n.Booking.Code]++
+	if in.fail || in.failFor[n.Booking.Code] {
 		return errors.New("outbox unavailable")
 	}
 	if in.seen == nil {
@@ -221,15 +253,23 @@ func RunBooking(t *testing.T, fresh BookingFresh) {
 		{"CalendarAndDST", testCalendarDST},
 		{"MaxActivePerPerson", testMaxActive},
 		{"MaxActivePerConversation", testMaxActiveConv},
+		{"PastAppointmentsDoNotCount", testPastNotActive},
+		{"WaitlistAfterPastAppointment", testWaitlistAfterPast},
 		{"RateLimit", testRateLimit},
+		{"RateLimitRetryAfter", testRetryAfter},
 		{"CancelFrees", testCancelFrees},
 		{"MoveIsAtomic", testMove},
 		{"Idempotency", testIdempotency},
 		{"ConfirmOrRelease", testConfirmOrRelease},
 		{"NoticesRetried", testNoticesRetried},
+		{"ConfirmRequestLateOrUnsent", testConfirmLate},
+		{"FailingNoticesBackOff", testNoticesBackOff},
 		{"WaitlistOrderAndHolds", testWaitlist},
 		{"WaitlistAnyOffice", testWaitlistAnyOffice},
+		{"WaitlistCappedPerChat", testWaitlistPerChat},
+		{"WaitlistGetsNewDays", testWaitlistNewDays},
 		{"PurgeAfterRetention", testPurge},
+		{"EndedBookingsPurgedSoon", testEndedPurgedSoon},
 		{"Appointments", testAppointments},
 		{"ConcurrentBookersSeveralHandles", testConcurrentBookers},
 	}
@@ -481,6 +521,68 @@ func testMaxActiveConv(t *testing.T, open func() booking.Store) {
 	}
 }
 
+// testPastNotActive: an appointment whose slot has passed is over. It holds
+// no place against max_active_per_person or the per-chat limit, Mine no
+// longer lists it, and it cannot be moved or cancelled.
+func testPastNotActive(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	s := NewService(t, open(), TestComune, clock, &Inbox{}, func(c *booking.Config) { c.MaxActivePerConversation = 1 })
+	slot := At("centrale", 2026, 3, 4, 9, 0)
+	past := mustBook(t, s, Citizen(1, slot))
+	clock.Set(slot.Start.Add(-47 * time.Hour))
+	s.Sweep(ctx)
+	if _, err := s.Confirm(ctx, past.Code, Owner(1)); err != nil {
+		t.Fatalf("Confirm = %v", err)
+	}
+	clock.Set(slot.Start.Add(24 * time.Hour))
+	s.Sweep(ctx)
+	if mine, err := s.Mine(ctx, Owner(1)); err != nil || len(mine) != 0 {
+		t.Errorf("Mine the day after the appointment = %v, %v; want none", mine, err)
+	}
+	// The same fiscal code, from the same chat, books again.
+	again, err := s.Book(ctx, Citizen(1, At("centrale", 2026, 3, 9, 9, 0)))
+	if err != nil {
+		t.Fatalf("Book the day after the appointment = %v, want a booking", err)
+	}
+	// The new one counts: the chat is at its limit of one again.
+	other := Citizen(2, At("centrale", 2026, 3, 9, 9, 30))
+	other.Conv = Owner(1).Conv
+	if _, err := s.Book(ctx, other); !errors.Is(err, booking.ErrTooManyActive) {
+		t.Errorf("second future booking from one chat = %v, want ErrTooManyActive", err)
+	}
+	if mine, _ := s.Mine(ctx, booking.Owner{FiscalCode: citizenCode(1), Conv: Owner(1).Conv}); len(mine) != 1 || mine[0].Code != again.Code {
+		t.Errorf("Mine = %v, want only %s", mine, again.Code)
+	}
+	if _, err := s.Cancel(ctx, past.Code, Owner(1)); !errors.Is(err, booking.ErrNotActive) {
+		t.Errorf("Cancel a past appointment = %v, want ErrNotActive", err)
+	}
+	if _, err := s.Move(ctx, past.Code, Owner(1), At("centrale", 2026, 3, 9, 10, 0)); !errors.Is(err, booking.ErrNotActive) {
+		t.Errorf("Move a past appointment = %v, want ErrNotActive", err)
+	}
+	if b, _ := s.Lookup(ctx, past.Code); b.Status != booking.StatusConfirmed {
+		t.Errorf("past appointment = %s, want confirmed (kept for the office until the purge)", b.Status)
+	}
+}
+
+// testWaitlistAfterPast: a citizen whose appointment has passed joins the
+// waitlist and gets the next freed place.
+func testWaitlistAfterPast(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	w := NewService(t, open(), tinyComune, clock, &Inbox{}, nil)
+	booked := fillTiny(t, w)
+	clock.Set(time.Date(2026, 3, 4, 8, 0, 0, 0, Rome())) // solo 3 March is over
+	mustBook(t, w, Citizen(4, At("solo", 2026, 3, 17, 9, 0)))
+	entry := join(t, w, 0, "solo")
+	if _, err := w.Cancel(ctx, booked[1].Code, Owner(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := w.Get(ctx, entry.Code, Owner(0)); got.Status != booking.StatusOffered {
+		t.Errorf("waitlisted citizen with a past appointment = %s, want offered", got.Status)
+	}
+}
+
 func testRateLimit(t *testing.T, open func() booking.Store) {
 	clock := NewClock(T0)
 	s := NewService(t, open(), TestComune, clock, &Inbox{}, func(c *booking.Config) { c.RateLimit = 3 })
@@ -512,6 +614,34 @@ func testRateLimit(t *testing.T, open func() booking.Store) {
 		if !errors.Is(err, want) {
 			t.Errorf("attempt %d from one chat = %v, want %v", i, err, want)
 		}
+	}
+}
+
+// testRetryAfter: RetryAfter is exactly when the store's window turns, also
+// for a window that does not divide a day (windows count from the Unix
+// epoch).
+func testRetryAfter(t *testing.T, open func() booking.Store) {
+	clock := NewClock(T0)
+	s := NewService(t, open(), TestComune, clock, &Inbox{}, func(c *booking.Config) {
+		c.RateLimit, c.RateWindow = 1, 7*time.Hour
+	})
+	full, slot := At("nord", 2026, 3, 3, 9, 0), At("nord", 2026, 3, 10, 9, 0)
+	mustBook(t, s, Citizen(1, full))
+	if _, err := s.Book(context.Background(), Citizen(2, full)); !errors.Is(err, booking.ErrSlotTaken) {
+		t.Fatalf("first attempt = %v, want ErrSlotTaken", err)
+	}
+	_, err := s.Book(context.Background(), Citizen(2, slot))
+	var rl *booking.RateLimitError
+	if !errors.As(err, &rl) {
+		t.Fatalf("attempt over the limit = %v, want *RateLimitError", err)
+	}
+	clock.Add(rl.RetryAfter - time.Second)
+	if _, err := s.Book(context.Background(), Citizen(2, slot)); !errors.Is(err, booking.ErrRateLimited) {
+		t.Errorf("a second before RetryAfter (%s) = %v, want ErrRateLimited", rl.RetryAfter, err)
+	}
+	clock.Add(time.Second)
+	if _, err := s.Book(context.Background(), Citizen(2, slot)); err != nil {
+		t.Errorf("at RetryAfter (%s) = %v, want a booking", rl.RetryAfter, err)
 	}
 }
 
@@ -602,6 +732,13 @@ func testIdempotency(t *testing.T, open func() booking.Store) {
 	r.IdempotencyKey = "test:1:attempt-2"
 	if _, err := a.Book(context.Background(), r); !errors.Is(err, booking.ErrTooManyActive) {
 		t.Errorf("new attempt = %v, want ErrTooManyActive", err)
+	}
+	// The same key with another person (details corrected after a turn
+	// that booked but was not saved) is another request.
+	child := Citizen(3, slot)
+	child.Conv, child.IdempotencyKey = r.Conv, "test:1:attempt-1"
+	if got := mustBook(t, b, child); got.Code == first.Code || got.FiscalCode != child.FiscalCode {
+		t.Errorf("same key, another fiscal code = %s for %s, want a new booking for %s", got.Code, got.FiscalCode, child.FiscalCode)
 	}
 	// Concurrent retries of one key make one booking.
 	var wg sync.WaitGroup
@@ -705,6 +842,12 @@ func testNoticesRetried(t *testing.T, open func() booking.Store) {
 	inbox.mu.Lock()
 	inbox.fail = false
 	inbox.mu.Unlock()
+	// Not tried again before its backoff.
+	s.Sweep(context.Background())
+	if got := inbox.Take(); len(got) != 0 {
+		t.Fatalf("notices right after the failure = %v, want none before the backoff", got)
+	}
+	clock.Add(30 * time.Second)
 	// A second replica sweeping at the same time sends it once.
 	other := NewService(t, open(), TestComune, clock, inbox, nil)
 	var wg sync.WaitGroup
@@ -719,6 +862,123 @@ func testNoticesRetried(t *testing.T, open func() booking.Store) {
 	s.Sweep(context.Background())
 	if got := inbox.Take(); len(got) != 0 {
 		t.Errorf("notices after acknowledgement = %v, want none", got)
+	}
+}
+
+// testConfirmLate: nobody is released without having been asked in time.
+// A request issued late (the sweep did not run between AskAt and
+// ConfirmBy) gets a fresh deadline; a request that could not be handed to
+// the outbox by its deadline is asked again with a new one; and when it is
+// too late to ask at all, the booking is kept.
+func testConfirmLate(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	inbox := &Inbox{}
+	s := NewService(t, open(), TestComune, clock, inbox, nil)
+	answer := 12 * time.Hour
+
+	// Late: nothing ran from before AskAt until after ConfirmBy.
+	late := mustBook(t, s, Citizen(1, At("centrale", 2026, 3, 9, 9, 0)))
+	clock.Set(late.ConfirmBy.Add(time.Hour))
+	s.Sweep(ctx)
+	if got := inbox.Take(); !slices.Equal(got, []string{"confirm_request " + late.Code}) {
+		t.Fatalf("notices after a late sweep = %v, want only the request, no release", got)
+	}
+	b, _ := s.Lookup(ctx, late.Code)
+	if want := clock.Now().Add(answer); b.Status != booking.StatusBooked || !b.ConfirmBy.Equal(want) {
+		t.Errorf("late request: %s, ConfirmBy %v; want booked, ConfirmBy %v", b.Status, b.ConfirmBy, want)
+	}
+	if _, err := s.Confirm(ctx, late.Code, Owner(1)); err != nil {
+		t.Errorf("Confirm after a late request = %v", err)
+	}
+
+	// Unsent: the outbox refused the request until after its deadline.
+	unsent := mustBook(t, s, Citizen(2, At("centrale", 2026, 3, 16, 9, 0)))
+	inbox.FailFor(unsent.Code)
+	clock.Set(unsent.AskAt)
+	s.Sweep(ctx)
+	for clock.Now().Before(unsent.ConfirmBy.Add(time.Hour)) {
+		clock.Add(10 * time.Minute)
+		s.Sweep(ctx)
+	}
+	b, _ = s.Lookup(ctx, unsent.Code)
+	if b.Status != booking.StatusBooked || !b.ConfirmBy.After(clock.Now()) || b.Notice != booking.NoticeConfirm {
+		t.Fatalf("request never sent, after its deadline: %s, ConfirmBy %v, Notice %q; want booked, a new deadline, the request pending",
+			b.Status, b.ConfirmBy, b.Notice)
+	}
+	inbox.FailOnlyFor("")
+	clock.Add(30 * time.Minute)
+	s.Sweep(ctx)
+	if got := inbox.Take(); !slices.Equal(got, []string{"confirm_request " + unsent.Code}) {
+		t.Fatalf("notices once the outbox is back = %v, want the request with its new deadline", got)
+	}
+	// Handed over, then not answered: released at the new deadline.
+	b, _ = s.Lookup(ctx, unsent.Code)
+	clock.Set(b.ConfirmBy)
+	s.Sweep(ctx)
+	if got := inbox.Take(); !slices.Equal(got, []string{"released " + unsent.Code}) {
+		t.Errorf("notices at the new deadline = %v, want released", got)
+	}
+
+	// Too late to ask: the appointment is within min notice.
+	kept := mustBook(t, s, Citizen(3, At("centrale", 2026, 3, 18, 11, 0)))
+	clock.Set(kept.Start.Add(-90 * time.Minute))
+	s.Sweep(ctx)
+	if got := inbox.Take(); len(got) != 0 {
+		t.Errorf("notices when it is too late to ask = %v, want none", got)
+	}
+	if b, _ := s.Lookup(ctx, kept.Code); b.Status != booking.StatusConfirmed {
+		t.Errorf("booking nobody could ask in time = %s, want kept (confirmed)", b.Status)
+	}
+}
+
+// testNoticesBackOff: notices that keep failing are tried again later and
+// later, and never stand in front of other deadlines, however many they are.
+func testNoticesBackOff(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	inbox := &Inbox{}
+	yml := strings.Replace(TestComune, "desks: 2", "desks: 40", 1)
+	s := NewService(t, open(), yml, clock, inbox, nil)
+	var failing []*booking.Booking
+	for i := range 101 {
+		b := mustBook(t, s, Citizen(100+i, At("centrale", 2026, 3, 9, 9, 30*(i/40))))
+		inbox.FailFor(b.Code)
+		failing = append(failing, b)
+	}
+	later := mustBook(t, s, Citizen(300, At("centrale", 2026, 3, 9, 11, 0)))
+	clock.Set(failing[100].AskAt)
+	s.Sweep(ctx)
+	s.Sweep(ctx)
+	clock.Set(later.AskAt)
+	s.Sweep(ctx)
+	if got := inbox.Take(); !slices.Contains(got, "confirm_request "+later.Code) {
+		t.Fatalf("notices = %v: the request of %s is stuck behind 101 failing ones", got, later.Code)
+	}
+	// Backing off: within ten minutes a failing notice is tried a few
+	// times, not at every 15-second sweep.
+	b := failing[0]
+	inbox.FailOnlyFor(b.Code)
+	before := inbox.Tries(b.Code)
+	for range 40 {
+		clock.Add(15 * time.Second)
+		s.Sweep(ctx)
+	}
+	if n := inbox.Tries(b.Code) - before; n < 1 || n > 6 {
+		t.Errorf("a failing notice was tried %d times in 10 minutes, want a few (1..6)", n)
+	}
+	if got, _ := s.Lookup(ctx, b.Code); got.Notice != booking.NoticeConfirm || got.NoticeTries < 2 {
+		t.Errorf("failing record: Notice=%q NoticeTries=%d, want the request pending with its failures counted", got.Notice, got.NoticeTries)
+	}
+	// A notice that can never be sent does not keep the personal data: the
+	// record goes a day after its purge date at the latest.
+	clock.Set(b.PurgeAt.Add(24 * time.Hour))
+	for range 4 {
+		clock.Add(time.Hour)
+		s.Sweep(ctx)
+	}
+	if _, err := s.Lookup(ctx, b.Code); !errors.Is(err, booking.ErrNotFound) {
+		t.Errorf("Lookup of a record whose notice never went, after its purge = %v, want ErrNotFound", err)
 	}
 }
 
@@ -873,6 +1133,101 @@ func testWaitlistAnyOffice(t *testing.T, open func() booking.Store) {
 	}
 }
 
+// testWaitlistPerChat: one chat holds at most MaxActivePerConversation
+// places and places in line together, whatever fiscal codes it types.
+func testWaitlistPerChat(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	s := NewService(t, open(), tinyComune, clock, &Inbox{}, func(c *booking.Config) { c.MaxActivePerConversation = 2 })
+	fillTiny(t, s)
+	parent := bot.Conversation{Channel: "test", User: "parent"}
+	wait := func(n int, office string) (*booking.Booking, error) {
+		r := Citizen(n, booking.Slot{})
+		return s.Join(ctx, booking.WaitRequest{Office: office, Reason: r.Reason, Name: r.Name, FiscalCode: r.FiscalCode, Conv: parent})
+	}
+	first, err := wait(10, "solo")
+	if err != nil {
+		t.Fatalf("first entry = %v", err)
+	}
+	if _, err := wait(11, ""); err != nil {
+		t.Fatalf("second entry = %v", err)
+	}
+	if _, err := wait(12, "altro"); !errors.Is(err, booking.ErrTooManyActive) {
+		t.Errorf("third entry from one chat = %v, want ErrTooManyActive", err)
+	}
+	if again, err := wait(10, "solo"); err != nil || again.Code != first.Code {
+		t.Errorf("joining again = %v, %v; want the same entry %s", again, err, first.Code)
+	}
+	// Leaving the line makes room.
+	if _, err := s.Cancel(ctx, first.Code, booking.Owner{Conv: parent}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wait(12, "altro"); err != nil {
+		t.Errorf("entry after one left = %v", err)
+	}
+}
+
+// testWaitlistNewDays: when a new day enters the horizon, its places go to
+// the people waiting, first in line first, with the same hold as a freed
+// place, before newcomers can book them.
+func testWaitlistNewDays(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	inbox := &Inbox{}
+	s := NewService(t, open(), tinyComune, clock, inbox, nil)
+	fillTiny(t, s)
+	solo, anywhere := join(t, s, 10, "solo"), join(t, s, 11, "")
+	s.Sweep(ctx)
+	if got := inbox.Take(); len(got) != 0 {
+		t.Fatalf("notices with nothing free = %v, want none", got)
+	}
+	// Wednesday 4 March: Tuesday 17 March (solo) becomes bookable.
+	clock.Set(time.Date(2026, 3, 4, 0, 30, 0, 0, Rome()))
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatalf("Sweep = %v", err)
+	}
+	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + solo.Code}) {
+		t.Fatalf("notices when 17 March opens = %v, want an offer to the first in line %s", got, solo.Code)
+	}
+	slot := At("solo", 2026, 3, 17, 9, 0)
+	offer, _ := s.Get(ctx, solo.Code, Owner(10))
+	if offer.Status != booking.StatusOffered || !offer.Start.Equal(slot.Start) || !offer.Until.Equal(clock.Now().Add(15*time.Minute)) {
+		t.Errorf("offer = %+v, want 17 March held 15 minutes", offer)
+	}
+	if free(t, s, slot) != 0 {
+		t.Errorf("the held place shows as free")
+	}
+	s.Sweep(ctx)
+	if got := inbox.Take(); len(got) != 0 {
+		t.Errorf("notices from a second sweep = %v, want none", got)
+	}
+	if _, err := s.Accept(ctx, solo.Code, Owner(10)); err != nil {
+		t.Fatalf("Accept = %v", err)
+	}
+	// Friday 6 March: Thursday 19 March (altro) goes to the any-office
+	// entry.
+	clock.Set(time.Date(2026, 3, 6, 0, 30, 0, 0, Rome()))
+	s.Sweep(ctx)
+	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + anywhere.Code}) {
+		t.Fatalf("notices when 19 March opens = %v, want an offer to %s", got, anywhere.Code)
+	}
+	other := At("altro", 2026, 3, 19, 9, 0)
+	if b, _ := s.Get(ctx, anywhere.Code, Owner(11)); b.Office != "altro" || !b.Start.Equal(other.Start) {
+		t.Errorf("any-office offer = %s at %v, want altro 19 March", b.Office, b.Start)
+	}
+	// Not accepted: with nobody left in line the place is simply free, and
+	// later sweeps offer nothing.
+	clock.Add(15 * time.Minute)
+	s.Sweep(ctx)
+	s.Sweep(ctx)
+	if got := inbox.Take(); !slices.Equal(got, []string{"offer_expired " + anywhere.Code}) {
+		t.Errorf("notices after the hold = %v, want offer_expired %s only", got, anywhere.Code)
+	}
+	if free(t, s, other) != 1 {
+		t.Errorf("19 March after the offer expired with nobody waiting: %d free, want 1", free(t, s, other))
+	}
+}
+
 func testPurge(t *testing.T, open func() booking.Store) {
 	clock := NewClock(T0)
 	s := NewService(t, open(), TestComune, clock, &Inbox{}, nil)
@@ -902,6 +1257,61 @@ func testPurge(t *testing.T, open func() booking.Store) {
 	}
 	if mine, _ := s.Mine(context.Background(), booking.Owner{FiscalCode: citizenCode(1), Conv: Owner(1).Conv}); len(mine) != 0 {
 		t.Errorf("Mine after retention = %v", mine)
+	}
+}
+
+// testEndedPurgedSoon: a booking that ended without the appointment
+// (cancelled, released, an offer declined or not accepted) keeps the
+// citizen's name and fiscal code for a day, not until 30 days after a slot
+// nobody will come to.
+func testEndedPurgedSoon(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	s := NewService(t, open(), TestComune, clock, &Inbox{}, nil)
+	day := 24 * time.Hour
+	check := func(what, code string, ended time.Time) {
+		t.Helper()
+		b, err := s.Lookup(ctx, code)
+		if err != nil {
+			t.Fatalf("Lookup(%s) = %v", what, err)
+		}
+		if want := ended.Add(day); !b.PurgeAt.Equal(want) {
+			t.Errorf("PurgeAt of the %s booking = %v, want %v (a day after it ended)", what, b.PurgeAt, want)
+		}
+	}
+	cancelled := mustBook(t, s, Citizen(10, At("centrale", 2026, 3, 9, 9, 0)))
+	if _, err := s.Cancel(ctx, cancelled.Code, Owner(10)); err != nil {
+		t.Fatal(err)
+	}
+	check("cancelled", cancelled.Code, T0)
+	released := mustBook(t, s, Citizen(11, At("centrale", 2026, 3, 9, 9, 30)))
+	clock.Set(released.AskAt)
+	s.Sweep(ctx)
+	clock.Set(released.ConfirmBy)
+	s.Sweep(ctx)
+	check("released", released.Code, released.ConfirmBy)
+
+	clock.Set(T0)
+	w := NewService(t, open(), tinyComune, clock, &Inbox{}, nil)
+	booked := fillTiny(t, w)
+	a, b := join(t, w, 20, "solo"), join(t, w, 21, "solo")
+	w.Cancel(ctx, booked[1].Code, Owner(1))
+	check("cancelled (offered on)", booked[1].Code, T0)
+	if _, err := w.Decline(ctx, a.Code, Owner(20)); err != nil {
+		t.Fatal(err)
+	}
+	check("declined", a.Code, T0)
+	clock.Add(15 * time.Minute)
+	w.Sweep(ctx)
+	check("expired offer", b.Code, T0.Add(15*time.Minute))
+
+	// A day after the last one ended every one of them is gone.
+	clock.Set(released.ConfirmBy.Add(day))
+	s.Sweep(ctx)
+	for _, code := range []string{cancelled.Code, released.Code, booked[1].Code, a.Code, b.Code} {
+		if _, err := s.Lookup(ctx, code); !errors.Is(err, booking.ErrNotFound) {
+			t.Errorf("Lookup(%s) a day after it ended = %v, want ErrNotFound", code, err)
+		}
 	}
 }
 

@@ -221,3 +221,25 @@ func BenchBook(b *testing.B, s *booking.Service) {
 		}
 	}
 }
+
+// BenchTimes measures Service.Times for one office on one day (what the day
+// and time pickers call) with 2,000 places held across the horizon: the
+// cost of reading a day's occupancy when much of the calendar is booked.
+func BenchTimes(b *testing.B, s *booking.Service) {
+	ctx := context.Background()
+	start := StampedeT0.Add(time.Hour).Truncate(time.Hour)
+	for i := range 2000 {
+		slot := booking.Slot{Office: "centrale", Start: start.Add(time.Duration(i) * 40 * time.Minute)}
+		if _, err := s.Book(ctx, Citizen(i, slot)); err != nil {
+			b.Fatalf("Book %d = %v", i, err)
+		}
+	}
+	day := start.AddDate(0, 0, 20)
+	b.ResetTimer()
+	for range b.N {
+		times, err := s.Times(ctx, "centrale", day)
+		if err != nil || len(times) == 0 {
+			b.Fatalf("Times = %d slots, %v", len(times), err)
+		}
+	}
+}
