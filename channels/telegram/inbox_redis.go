@@ -15,13 +15,13 @@ import (
 // redisInbox keeps the inbox in Redis, shared by every replica. All its keys
 // carry one hash tag, so its scripts stay atomic on a Cluster:
 //
-//	<prefix>:{telegram}:seen:<update_id>  dedupe mark, expiring
-//	<prefix>:{telegram}:q:<chat>          ZSET of queued update_ids
-//	<prefix>:{telegram}:u                 HASH update_id -> raw update
-//	<prefix>:{telegram}:n                 HASH update_id -> failed attempts
-//	<prefix>:{telegram}:ready             ZSET chat -> ms when it may be claimed
-//	<prefix>:{telegram}:owner             HASH chat -> lease token
-//	<prefix>:{telegram}:unreachable       SET of chats that blocked the bot
+//	<prefix>:{<prefix>:telegram}:seen:<update_id>  dedupe mark, expiring
+//	<prefix>:{<prefix>:telegram}:q:<chat>          ZSET of queued update_ids
+//	<prefix>:{<prefix>:telegram}:u                 HASH update_id -> raw update
+//	<prefix>:{<prefix>:telegram}:n                 HASH update_id -> failed attempts
+//	<prefix>:{<prefix>:telegram}:ready             ZSET chat -> ms when it may be claimed
+//	<prefix>:{<prefix>:telegram}:owner             HASH chat -> lease token
+//	<prefix>:{<prefix>:telegram}:unreachable       SET of chats that blocked the bot
 //
 // A chat in "ready" with a score in the past is free; a claim moves its score
 // to the end of the lease, so a crashed worker's chat becomes free again.
@@ -31,7 +31,7 @@ type redisInbox struct {
 }
 
 func newRedisInbox(rdb redis.UniversalClient, prefix string) *redisInbox {
-	return &redisInbox{rdb: rdb, base: prefix + ":{telegram}:"}
+	return &redisInbox{rdb: rdb, base: prefix + ":{" + prefix + ":telegram}:"}
 }
 
 func (r *redisInbox) key(parts ...string) string {

@@ -15,14 +15,14 @@ import (
 
 var _ schedule.Backend = (*Store)(nil)
 
-// A queue is up to five keys sharing the hash tag {q:<queue>}, so every
+// A queue is up to five keys sharing the hash tag {<prefix>:q:<queue>}, so every
 // script below touches one cluster slot:
 //
-//	<prefix>:{q:<queue>}:due    sorted set: id -> due time, or lease end while claimed (unix ms)
-//	<prefix>:{q:<queue>}:meta   hash: id -> "due_ms|attempt|token|replaced"
-//	<prefix>:{q:<queue>}:data   hash: id -> payload
-//	<prefix>:{q:<queue>}:exp    sorted set: id -> Expires (unix ms), jobs with Expires only
-//	<prefix>:{q:<queue>}:floor  string: registrations up to this number are stale (expires a day after the last purge)
+//	<prefix>:{<prefix>:q:<queue>}:due    sorted set: id -> due time, or lease end while claimed (unix ms)
+//	<prefix>:{<prefix>:q:<queue>}:meta   hash: id -> "due_ms|attempt|token|replaced"
+//	<prefix>:{<prefix>:q:<queue>}:data   hash: id -> payload
+//	<prefix>:{<prefix>:q:<queue>}:exp    sorted set: id -> Expires (unix ms), jobs with Expires only
+//	<prefix>:{<prefix>:q:<queue>}:floor  string: registrations up to this number are stale (expires a day after the last purge)
 //
 // token is empty while the job waits. replaced is 1 when the job was
 // scheduled again while claimed: the claim keeps its lease, and the new
@@ -33,8 +33,8 @@ var _ schedule.Backend = (*Store)(nil)
 // keyspace, so the queues holding jobs with Expires are registered in a
 // global index, in a slot of its own:
 //
-//	<prefix>:{qexp}:queues  sorted set: queue -> a time at or before its earliest Expires (unix ms)
-//	<prefix>:{qexp}:gen     hash: queue -> registrations so far
+//	<prefix>:{<prefix>:qexp}:queues  sorted set: queue -> a time at or before its earliest Expires (unix ms)
+//	<prefix>:{<prefix>:qexp}:gen     hash: queue -> registrations so far
 //
 // Cluster cannot change both slots atomically, so they keep this protocol:
 //
@@ -55,12 +55,12 @@ var _ schedule.Backend = (*Store)(nil)
 //   - The index may hold a queue with nothing left to purge (its jobs were
 //     done or cancelled): the next purge drops it.
 func (s *Store) queueKeys(queue string) []string {
-	tag := s.prefix + ":{q:" + queue + "}"
+	tag := s.prefix + ":{" + s.prefix + ":q:" + queue + "}"
 	return []string{tag + ":due", tag + ":meta", tag + ":data", tag + ":exp", tag + ":floor"}
 }
 
 func (s *Store) expiryKeys() []string {
-	tag := s.prefix + ":{qexp}"
+	tag := s.prefix + ":{" + s.prefix + ":qexp}"
 	return []string{tag + ":queues", tag + ":gen"}
 }
 

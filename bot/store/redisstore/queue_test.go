@@ -70,7 +70,7 @@ func TestPurgeLeavesNoJobData(t *testing.T) {
 	iter := s.Client().Scan(ctx, 0, prefix+":*", 100).Iterator()
 	for iter.Next(ctx) {
 		k := iter.Val()
-		if !strings.HasSuffix(k, ":floor") && k != prefix+":{qexp}:gen" {
+		if !strings.HasSuffix(k, ":floor") && k != prefix+":{"+prefix+":qexp}:gen" {
 			t.Errorf("key %s is left after the purge", k)
 			continue
 		}
@@ -102,8 +102,8 @@ func TestQueueKeysShareHashSlot(t *testing.T) {
 		t.Fatalf("keys = %v, want 3 (due, meta, data)", keys)
 	}
 	for _, k := range keys {
-		if !strings.HasPrefix(k, prefix+":{q:push:telegram}:") {
-			t.Errorf("key %q has no {q:push:telegram} hash tag", k)
+		if !strings.HasPrefix(k, prefix+":{"+prefix+":q:push:telegram}:") {
+			t.Errorf("key %q has no {<prefix>:q:push:telegram} hash tag", k)
 		}
 	}
 }
