@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"sportello/bot"
+	"sportello/bot/bottest"
 	"sportello/locales"
 )
 
@@ -26,15 +27,15 @@ func (attacher) Prompt(context.Context, *bot.Turn) error   { return nil }
 
 func TestDeliveryAppliedOnce(t *testing.T) {
 	h := newHarness(t)
-	h.text("u", "ciao")
-	h.press("u", "menu:form")
+	h.Text("u", "ciao")
+	h.Press("u", "menu:reminders")
 	conv := bot.Conversation{Channel: "test", User: "u"}
 	in := bot.Inbound{Conv: conv, ID: "update-7", Text: "Maria"}
-	first, err := h.engine.Handle(context.Background(), in)
+	first, err := h.Engine.Handle(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := h.engine.Handle(context.Background(), in)
+	again, err := h.Engine.Handle(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,12 +43,12 @@ func TestDeliveryAppliedOnce(t *testing.T) {
 		t.Errorf("Got(redelivery) = %+v, want the first replies %+v", again, first)
 	}
 	// Applied once: the form moved from "name" to "confirm" a single time,
-	// so "form:yes" now saves Maria rather than asking again.
-	if got := strings.TrimSpace(all(h.press("u", "form:yes"))); got != "form: saved Maria" {
+	// so "reminders:yes" now saves Maria rather than asking again.
+	if got := strings.TrimSpace(bottest.All(h.Press("u", "reminders:yes"))); got != "form: saved Maria" {
 		t.Errorf("Got(after redelivery) = %q, want %q", got, "form: saved Maria")
 	}
 	// A new delivery id is a new message.
-	next, err := h.engine.Handle(context.Background(), bot.Inbound{Conv: conv, ID: "update-8", Text: "ciao"})
+	next, err := h.Engine.Handle(context.Background(), bot.Inbound{Conv: conv, ID: "update-8", Text: "ciao"})
 	if err != nil || len(next) == 0 {
 		t.Fatalf("Handle(new id) = %v, %v", next, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sportello/bot"
+	"sportello/bot/bottest"
 	"sportello/bot/locale"
 	"sportello/bot/store"
 	"sportello/bot/store/boltstore"
@@ -25,7 +26,7 @@ type form struct {
 	began chan struct{}
 }
 
-func (f *form) Name() string { return "form" }
+func (f *form) Name() string { return "reminders" }
 
 func (f *form) Start(_ context.Context, t *bot.Turn, arg string) error {
 	if f.began != nil {
@@ -34,7 +35,7 @@ func (f *form) Start(_ context.Context, t *bot.Turn, arg string) error {
 	if f.block != nil {
 		<-f.block
 	}
-	t.Begin("form", "name")
+	t.Begin("reminders", "name")
 	if arg != "" {
 		t.Set("arg", arg)
 	}
@@ -46,7 +47,7 @@ func (f *form) Prompt(_ context.Context, t *bot.Turn) error {
 	case "name":
 		t.Say("form: your name?")
 	case "confirm":
-		t.Say("form: confirm "+t.Get("name")+"?", bot.Button{ID: "form:yes", Label: "Yes"}, bot.Button{ID: "form:no", Label: "No"})
+		t.Say("form: confirm "+t.Get("name")+"?", bot.Button{ID: "reminders:yes", Label: "Yes"}, bot.Button{ID: "reminders:no", Label: "No"})
 	}
 	return nil
 }
@@ -65,11 +66,11 @@ func (f *form) Continue(_ context.Context, t *bot.Turn) error {
 		return f.Prompt(context.Background(), t)
 	case "confirm":
 		switch t.In.Button {
-		case "form:yes":
+		case "reminders:yes":
 			t.Say("form: saved " + t.Get("name"))
 			t.End()
 			return nil
-		case "form:no":
+		case "reminders:no":
 			t.End()
 			t.Say("form: dropped")
 			return nil
@@ -109,7 +110,7 @@ func (keywords) Understand(lang, text string) []bot.Match {
 		m = append(m, bot.Match{Dialog: "answer", Arg: "photo", Label: "Photo", Score: 0.8})
 	}
 	if strings.Contains(n, "form") {
-		m = append(m, bot.Match{Dialog: "form", Label: "Form", Score: 0.9})
+		m = append(m, bot.Match{Dialog: "reminders", Label: "Form", Score: 0.9})
 	}
 	if strings.Contains(n, "prenot") {
 		m = append(m, bot.Match{Dialog: "book", Label: "Book", Score: 0.4})
@@ -122,182 +123,99 @@ func (keywords) Understand(lang, text string) []bot.Match {
 }
 
 type harness struct {
-	t      *testing.T
-	engine *bot.Engine
-	store  *boltstore.Store
-	cat    *locale.Catalog
-	form   *form
-	now    time.Time
-	mu     sync.Mutex
+	*bottest.Chat
+	store *boltstore.Store
+	cat   *locale.Catalog
+	form  *form
+	clock *bottest.Clock
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, form: &form{}, now: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
-	s, err := boltstore.Open(t.TempDir(), boltstore.WithClock(h.clock))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	h.store = s
-	h.cat, err = locale.Load(locales.FS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	vocab, err := bot.LoadVocabulary(locales.FS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.engine, err = bot.New(bot.Config{
-		Store: s, Catalog: h.cat, Vocabulary: vocab,
+	h := &harness{form: &form{}, clock: bottest.NewClock(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))}
+	h.store = bottest.EmbeddedStore(t, h.clock.Now)
+	var vocab *bot.Vocabulary
+	h.cat, vocab = bottest.Locales(t)
+	e, err := bot.New(bot.Config{
+		Store: h.store, Catalog: h.cat, Vocabulary: vocab,
 		Dialogs:      []bot.Dialog{h.form, answer{}},
 		Understander: keywords{},
-		Menu:         []string{"form", "book", "operator"},
+		Menu:         []string{"reminders", "book", "operator"},
 		Office:       "Comune di Prova",
-		Now:          h.clock,
+		Now:          h.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.Chat = &bottest.Chat{T: t, Engine: e}
 	return h
-}
-
-func (h *harness) clock() time.Time {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.now
-}
-
-func (h *harness) advance(d time.Duration) {
-	h.mu.Lock()
-	h.now = h.now.Add(d)
-	h.mu.Unlock()
-}
-
-func (h *harness) send(user string, in bot.Inbound) []bot.Reply {
-	h.t.Helper()
-	in.Conv = bot.Conversation{Channel: "test", User: user}
-	r, err := h.engine.Handle(context.Background(), in)
-	if err != nil {
-		h.t.Fatalf("Handle(%+v) = %v", in, err)
-	}
-	if len(r) == 0 {
-		h.t.Fatalf("Handle(%+v) gave no reply: the engine must never be silent", in)
-	}
-	return r
-}
-
-func (h *harness) text(user, text string) []bot.Reply {
-	h.t.Helper()
-	return h.send(user, bot.Inbound{Text: text})
-}
-
-func (h *harness) press(user, id string) []bot.Reply {
-	h.t.Helper()
-	return h.send(user, bot.Inbound{Button: id})
 }
 
 func (h *harness) msg(lang, id string) string {
 	return h.cat.Text(lang, id, map[string]any{"Office": "Comune di Prova"})
 }
 
-func all(r []bot.Reply) string {
-	var b strings.Builder
-	for _, x := range r {
-		b.WriteString(x.Text)
-		b.WriteString("\n")
-	}
-	return b.String()
-}
-
-func buttonIDs(r []bot.Reply) []string {
-	var ids []string
-	for _, x := range r {
-		for _, b := range x.Buttons {
-			ids = append(ids, b.ID)
-		}
-	}
-	return ids
-}
-
-func contains(t *testing.T, r []bot.Reply, want string) {
-	t.Helper()
-	if !strings.Contains(all(r), want) {
-		t.Errorf("replies\n%s\ndo not contain %q", all(r), want)
-	}
-}
-
-func hasButton(t *testing.T, r []bot.Reply, id string) {
-	t.Helper()
-	for _, got := range buttonIDs(r) {
-		if got == id {
-			return
-		}
-	}
-	t.Errorf("replies have buttons %v, want %q among them", buttonIDs(r), id)
-}
-
 func TestNewConversationIsGreetedWithMainMenu(t *testing.T) {
 	h := newHarness(t)
-	r := h.text("u1", "ciao")
+	r := h.Text("u1", "ciao")
 	if len(r) != 1 {
-		t.Fatalf("greeting = %d replies, want 1: %s", len(r), all(r))
+		t.Fatalf("greeting = %d replies, want 1: %s", len(r), bottest.All(r))
 	}
-	contains(t, r, h.msg("it", "greeting.first"))
-	for _, id := range []string{"menu:form", "menu:book", "menu:operator"} {
-		hasButton(t, r, id)
+	bottest.Contains(t, r, h.msg("it", "greeting.first"))
+	for _, id := range []string{"menu:reminders", "menu:book", "menu:operator"} {
+		bottest.HasButton(t, r, id)
 	}
 }
 
 func TestFirstMessageThatAsksIsAnsweredToo(t *testing.T) {
 	h := newHarness(t)
-	r := h.text("u1", "quanto costa la carta?")
-	contains(t, r, h.msg("it", "greeting.first"))
-	contains(t, r, "answer: cost")
+	r := h.Text("u1", "quanto costa la carta?")
+	bottest.Contains(t, r, h.msg("it", "greeting.first"))
+	bottest.Contains(t, r, "answer: cost")
 }
 
 func TestReturningCitizenIsWelcomedBack(t *testing.T) {
 	h := newHarness(t)
-	h.text("u1", "ciao")
-	h.advance(31 * time.Minute)
-	r := h.text("u1", "ciao")
-	contains(t, r, h.msg("it", "greeting.back"))
+	h.Text("u1", "ciao")
+	h.clock.Advance(31 * time.Minute)
+	r := h.Text("u1", "ciao")
+	bottest.Contains(t, r, h.msg("it", "greeting.back"))
 }
 
 func TestSessionExpiresAfterIdleTime(t *testing.T) {
 	h := newHarness(t)
-	h.text("u1", "ciao")
-	h.press("u1", "menu:form")
-	h.text("u1", "Mario")
-	h.advance(29 * time.Minute)
-	r := h.press("u1", "form:yes") // still within 30 minutes
-	contains(t, r, "form: saved Mario")
+	h.Text("u1", "ciao")
+	h.Press("u1", "menu:reminders")
+	h.Text("u1", "Mario")
+	h.clock.Advance(29 * time.Minute)
+	r := h.Press("u1", "reminders:yes") // still within 30 minutes
+	bottest.Contains(t, r, "form: saved Mario")
 
-	h.press("u1", "menu:form")
-	h.text("u1", "Anna")
-	h.advance(31 * time.Minute)
-	r = h.press("u1", "form:yes") // the flow has expired
-	contains(t, r, h.msg("it", "button.stale"))
-	if strings.Contains(all(r), h.msg("it", "greeting.back")) {
-		t.Errorf("a returning citizen's button got the greeting first: %s", all(r))
+	h.Press("u1", "menu:reminders")
+	h.Text("u1", "Anna")
+	h.clock.Advance(31 * time.Minute)
+	r = h.Press("u1", "reminders:yes") // the flow has expired
+	bottest.Contains(t, r, h.msg("it", "button.stale"))
+	if strings.Contains(bottest.All(r), h.msg("it", "greeting.back")) {
+		t.Errorf("a returning citizen's button got the greeting first: %s", bottest.All(r))
 	}
-	if strings.Contains(all(r), "saved") {
-		t.Errorf("an expired flow was completed: %s", all(r))
+	if strings.Contains(bottest.All(r), "saved") {
+		t.Errorf("an expired flow was completed: %s", bottest.All(r))
 	}
 }
 
 func TestFlowWithButtons(t *testing.T) {
 	h := newHarness(t)
-	h.text("u1", "ciao")
-	r := h.press("u1", "menu:form")
-	contains(t, r, "form: your name?")
-	r = h.text("u1", "Mario")
-	hasButton(t, r, "form:yes")
-	r = h.press("u1", "form:yes")
-	contains(t, r, "form: saved Mario")
+	h.Text("u1", "ciao")
+	r := h.Press("u1", "menu:reminders")
+	bottest.Contains(t, r, "form: your name?")
+	r = h.Text("u1", "Mario")
+	bottest.HasButton(t, r, "reminders:yes")
+	r = h.Press("u1", "reminders:yes")
+	bottest.Contains(t, r, "form: saved Mario")
 	// The same button again is stale: the flow is over.
-	r = h.press("u1", "form:yes")
-	contains(t, r, h.msg("it", "button.stale"))
+	r = h.Press("u1", "reminders:yes")
+	bottest.Contains(t, r, h.msg("it", "button.stale"))
 }
 
 func TestGlobalCommandsAtAnyStep(t *testing.T) {
@@ -322,19 +240,19 @@ func TestGlobalCommandsAtAnyStep(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.say, func(t *testing.T) {
 			h := newHarness(t)
-			h.text("u1", "ciao")
-			h.press("u1", "menu:form")
-			h.text("u1", "Mario")
-			r := h.text("u1", tc.say)
+			h.Text("u1", "ciao")
+			h.Press("u1", "menu:reminders")
+			h.Text("u1", "Mario")
+			r := h.Text("u1", tc.say)
 			lang := "it"
 			if tc.wantLang != "" {
 				lang = tc.wantLang
 			}
-			contains(t, r, h.msg(lang, tc.want))
-			r = h.press("u1", "form:yes")
-			saved := strings.Contains(all(r), "form: saved Mario")
+			bottest.Contains(t, r, h.msg(lang, tc.want))
+			r = h.Press("u1", "reminders:yes")
+			saved := strings.Contains(bottest.All(r), "form: saved Mario")
 			if saved != tc.stillIn {
-				t.Errorf("after %q the flow is active = %v, want %v (%s)", tc.say, saved, tc.stillIn, all(r))
+				t.Errorf("after %q the flow is active = %v, want %v (%s)", tc.say, saved, tc.stillIn, bottest.All(r))
 			}
 		})
 	}
@@ -342,151 +260,151 @@ func TestGlobalCommandsAtAnyStep(t *testing.T) {
 
 func TestCommandInsideASentenceIsNotACommand(t *testing.T) {
 	h := newHarness(t)
-	h.text("u1", "ciao")
-	h.press("u1", "menu:form")
+	h.Text("u1", "ciao")
+	h.Press("u1", "menu:reminders")
 	// "annulla" inside a question is a question for the flow, not cancel.
-	r := h.text("u1", "come si annulla?")
-	if strings.Contains(all(r), h.msg("it", "cancel.done")) {
-		t.Errorf("a sentence containing a command word cancelled the flow: %s", all(r))
+	r := h.Text("u1", "come si annulla?")
+	if strings.Contains(bottest.All(r), h.msg("it", "cancel.done")) {
+		t.Errorf("a sentence containing a command word cancelled the flow: %s", bottest.All(r))
 	}
-	contains(t, r, "form: your name?")
+	bottest.Contains(t, r, "form: your name?")
 }
 
 func TestCancelWithNothingInProgress(t *testing.T) {
 	h := newHarness(t)
-	h.text("u1", "ciao")
-	contains(t, h.text("u1", "annulla"), h.msg("it", "cancel.nothing"))
+	h.Text("u1", "ciao")
+	bottest.Contains(t, h.Text("u1", "annulla"), h.msg("it", "cancel.nothing"))
 }
 
 func TestLanguage(t *testing.T) {
 	t.Run("italian is the default", func(t *testing.T) {
 		h := newHarness(t)
-		contains(t, h.text("u1", "12345"), h.msg("it", "greeting.first"))
+		bottest.Contains(t, h.Text("u1", "12345"), h.msg("it", "greeting.first"))
 	})
 	t.Run("from the channel hint", func(t *testing.T) {
 		h := newHarness(t)
-		contains(t, h.send("u1", bot.Inbound{Text: "/start", LangHint: "en-GB"}), h.msg("en", "greeting.first"))
+		bottest.Contains(t, h.Send("u1", bot.Inbound{Text: "/start", LangHint: "en-GB"}), h.msg("en", "greeting.first"))
 	})
 	t.Run("hello is English", func(t *testing.T) {
 		h := newHarness(t)
-		contains(t, h.text("u1", "hello"), h.msg("en", "greeting.first"))
+		bottest.Contains(t, h.Text("u1", "hello"), h.msg("en", "greeting.first"))
 	})
 	t.Run("buongiorno is Italian even with an English hint", func(t *testing.T) {
 		h := newHarness(t)
-		contains(t, h.send("u1", bot.Inbound{Text: "buongiorno", LangHint: "en"}), h.msg("it", "greeting.first"))
+		bottest.Contains(t, h.Send("u1", bot.Inbound{Text: "buongiorno", LangHint: "en"}), h.msg("it", "greeting.first"))
 	})
 	t.Run("language chosen in the channel", func(t *testing.T) {
 		h := newHarness(t)
-		contains(t, h.send("u1", bot.Inbound{Text: "buongiorno", Lang: "en"}), h.msg("en", "greeting.first"))
-		contains(t, h.text("u1", "ciao"), h.msg("en", "menu.prompt")) // remembered
+		bottest.Contains(t, h.Send("u1", bot.Inbound{Text: "buongiorno", Lang: "en"}), h.msg("en", "greeting.first"))
+		bottest.Contains(t, h.Text("u1", "ciao"), h.msg("en", "menu.prompt")) // remembered
 	})
 	t.Run("first message english greets in English", func(t *testing.T) {
 		h := newHarness(t)
-		contains(t, h.text("u1", "english"), h.msg("en", "greeting.first"))
+		bottest.Contains(t, h.Text("u1", "english"), h.msg("en", "greeting.first"))
 	})
 	t.Run("switch and remember across sessions", func(t *testing.T) {
 		h := newHarness(t)
-		h.text("u1", "ciao")
-		contains(t, h.text("u1", "english"), h.msg("en", "language.set"))
-		contains(t, h.text("u1", "menu"), h.msg("en", "menu.prompt"))
-		h.advance(2 * time.Hour) // the session expires, the choice does not
-		r := h.text("u1", "buongiorno")
-		contains(t, r, h.msg("en", "greeting.back"))
-		contains(t, h.press("u1", "lang:it"), h.msg("it", "language.set"))
-		contains(t, h.text("u1", "hello"), h.msg("it", "menu.prompt")) // explicit choice wins over detection
+		h.Text("u1", "ciao")
+		bottest.Contains(t, h.Text("u1", "english"), h.msg("en", "language.set"))
+		bottest.Contains(t, h.Text("u1", "menu"), h.msg("en", "menu.prompt"))
+		h.clock.Advance(2 * time.Hour) // the session expires, the choice does not
+		r := h.Text("u1", "buongiorno")
+		bottest.Contains(t, r, h.msg("en", "greeting.back"))
+		bottest.Contains(t, h.Press("u1", "lang:it"), h.msg("it", "language.set"))
+		bottest.Contains(t, h.Text("u1", "hello"), h.msg("it", "menu.prompt")) // explicit choice wins over detection
 	})
 	t.Run("buttons from the language prompt", func(t *testing.T) {
 		h := newHarness(t)
-		h.text("u1", "ciao")
-		r := h.text("u1", "/language")
-		hasButton(t, r, "lang:en")
-		contains(t, h.press("u1", "lang:en"), h.msg("en", "language.set"))
+		h.Text("u1", "ciao")
+		r := h.Text("u1", "/language")
+		bottest.HasButton(t, r, "lang:en")
+		bottest.Contains(t, h.Press("u1", "lang:en"), h.msg("en", "language.set"))
 	})
 	t.Run("detected language follows the citizen until chosen", func(t *testing.T) {
 		h := newHarness(t)
-		h.text("u1", "ciao")
-		contains(t, h.text("u1", "what can you do"), h.msg("en", "help.text"))
+		h.Text("u1", "ciao")
+		bottest.Contains(t, h.Text("u1", "what can you do"), h.msg("en", "help.text"))
 	})
 }
 
 func TestMenuEntryWithoutFlowSaysSoHonestly(t *testing.T) {
 	h := newHarness(t)
-	h.text("u1", "ciao")
-	r := h.press("u1", "menu:book")
-	contains(t, r, h.cat.Text("it", "menu.unavailable", map[string]any{"Feature": h.msg("it", "menu.book")}))
-	r = h.text("u1", "/prenota")
-	contains(t, r, h.cat.Text("it", "menu.unavailable", map[string]any{"Feature": h.msg("it", "menu.book")}))
+	h.Text("u1", "ciao")
+	r := h.Press("u1", "menu:book")
+	bottest.Contains(t, r, h.cat.Text("it", "menu.unavailable", map[string]any{"Feature": h.msg("it", "menu.book")}))
+	r = h.Text("u1", "/prenota")
+	bottest.Contains(t, r, h.cat.Text("it", "menu.unavailable", map[string]any{"Feature": h.msg("it", "menu.book")}))
 }
 
 func TestUnknownInputGetsSuggestionsThenAPerson(t *testing.T) {
 	h := newHarness(t)
-	h.text("u1", "ciao")
-	r := h.text("u1", "asdkjh qwe")
-	contains(t, r, h.msg("it", "fallback.unknown"))
-	hasButton(t, r, "menu:form")
-	r = h.text("u1", "zzzz")
-	contains(t, r, h.msg("it", "fallback.person"))
-	hasButton(t, r, "cmd:operator")
+	h.Text("u1", "ciao")
+	r := h.Text("u1", "asdkjh qwe")
+	bottest.Contains(t, r, h.msg("it", "fallback.unknown"))
+	bottest.HasButton(t, r, "menu:reminders")
+	r = h.Text("u1", "zzzz")
+	bottest.Contains(t, r, h.msg("it", "fallback.person"))
+	bottest.HasButton(t, r, "cmd:operator")
 	// Understanding something resets the count.
-	h.text("u1", "quanto costa?")
-	contains(t, h.text("u1", "qwerty"), h.msg("it", "fallback.unknown"))
+	h.Text("u1", "quanto costa?")
+	bottest.Contains(t, h.Text("u1", "qwerty"), h.msg("it", "fallback.unknown"))
 }
 
 func TestDidYouMean(t *testing.T) {
 	h := newHarness(t)
-	h.text("u1", "ciao")
-	r := h.text("u1", "maybe")
-	contains(t, r, h.msg("it", "fallback.did_you_mean"))
-	hasButton(t, r, "go:answer:maybe1")
-	hasButton(t, r, "go:answer:maybe2")
-	contains(t, h.press("u1", "go:answer:maybe2"), "answer: maybe2")
+	h.Text("u1", "ciao")
+	r := h.Text("u1", "maybe")
+	bottest.Contains(t, r, h.msg("it", "fallback.did_you_mean"))
+	bottest.HasButton(t, r, "go:answer:maybe1")
+	bottest.HasButton(t, r, "go:answer:maybe2")
+	bottest.Contains(t, h.Press("u1", "go:answer:maybe2"), "answer: maybe2")
 }
 
 func TestDidYouMeanAMenuEntryWithoutFlow(t *testing.T) {
 	h := newHarness(t)
-	h.text("u1", "ciao")
-	r := h.text("u1", "prenot?")
-	hasButton(t, r, "go:book:")
-	r = h.press("u1", "go:book:")
-	contains(t, r, h.cat.Text("it", "menu.unavailable", map[string]any{"Feature": h.msg("it", "menu.book")}))
-	contains(t, h.press("u1", "go:operator:"), h.msg("it", "operator.unavailable"))
+	h.Text("u1", "ciao")
+	r := h.Text("u1", "prenot?")
+	bottest.HasButton(t, r, "go:book:")
+	r = h.Press("u1", "go:book:")
+	bottest.Contains(t, r, h.cat.Text("it", "menu.unavailable", map[string]any{"Feature": h.msg("it", "menu.book")}))
+	bottest.Contains(t, h.Press("u1", "go:operator:"), h.msg("it", "operator.unavailable"))
 }
 
 func TestQuestionThatAsksTwoThingsOffersTheOther(t *testing.T) {
 	h := newHarness(t)
-	h.text("u1", "ciao")
-	r := h.text("u1", "quanto costa e che foto serve")
-	contains(t, r, "answer: cost")
-	hasButton(t, r, "go:answer:photo")
+	h.Text("u1", "ciao")
+	r := h.Text("u1", "quanto costa e che foto serve")
+	bottest.Contains(t, r, "answer: cost")
+	bottest.HasButton(t, r, "go:answer:photo")
 }
 
 func TestOneShotAnswerKeepsTheFlow(t *testing.T) {
 	h := newHarness(t)
-	h.text("u1", "ciao")
-	h.press("u1", "menu:form")
-	r := h.text("u1", "quanto costa?")
-	contains(t, r, "answer: cost")
-	contains(t, r, "form: your name?") // the flow's question is asked again
-	h.text("u1", "Mario")
-	contains(t, h.press("u1", "form:yes"), "form: saved Mario")
+	h.Text("u1", "ciao")
+	h.Press("u1", "menu:reminders")
+	r := h.Text("u1", "quanto costa?")
+	bottest.Contains(t, r, "answer: cost")
+	bottest.Contains(t, r, "form: your name?") // the flow's question is asked again
+	h.Text("u1", "Mario")
+	bottest.Contains(t, h.Press("u1", "reminders:yes"), "form: saved Mario")
 }
 
 func TestOneShotButtonKeepsTheFlowAndAsksAgain(t *testing.T) {
 	for _, id := range []string{"answer:x", "go:answer:x"} {
 		h := newHarness(t)
-		h.text("u1", "ciao")
-		h.press("u1", "menu:form")
-		r := h.press("u1", id)
-		contains(t, r, "answer: x")
-		contains(t, r, "form: your name?")
-		h.text("u1", "Mario")
-		contains(t, h.press("u1", "form:yes"), "form: saved Mario")
+		h.Text("u1", "ciao")
+		h.Press("u1", "menu:reminders")
+		r := h.Press("u1", id)
+		bottest.Contains(t, r, "answer: x")
+		bottest.Contains(t, r, "form: your name?")
+		h.Text("u1", "Mario")
+		bottest.Contains(t, h.Press("u1", "reminders:yes"), "form: saved Mario")
 	}
 }
 
 func TestBadInput(t *testing.T) {
 	h := newHarness(t)
-	h.text("u1", "ciao")
+	h.Text("u1", "ciao")
 	tests := []struct {
 		name string
 		in   bot.Inbound
@@ -496,7 +414,7 @@ func TestBadInput(t *testing.T) {
 		{"huge", bot.Inbound{Text: strings.Repeat("parola ", 100_000/7)}, "input.truncated"},
 		{"invalid utf-8", bot.Inbound{Text: "\xff\xfe\xfd"}, "fallback"},
 		{"control characters", bot.Inbound{Text: "\x00\x01\x1b[31m"}, "fallback"},
-		{"unknown button", bot.Inbound{Button: "form:yes"}, "button.stale"},
+		{"unknown button", bot.Inbound{Button: "reminders:yes"}, "button.stale"},
 		{"crafted button", bot.Inbound{Button: "menu:../../etc/passwd"}, "button.stale"},
 		{"overlong button", bot.Inbound{Button: "menu:" + strings.Repeat("x", 200)}, "button.stale"},
 		{"unknown dialog button", bot.Inbound{Button: "nosuch:thing"}, "button.stale"},
@@ -506,74 +424,74 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := h.send("u1", tc.in)
+			r := h.Send("u1", tc.in)
 			if tc.want == "fallback" {
-				if !strings.Contains(all(r), h.msg("it", "fallback.unknown")) && !strings.Contains(all(r), h.msg("it", "fallback.person")) {
-					t.Errorf("replies %q are not a fallback", all(r))
+				if !strings.Contains(bottest.All(r), h.msg("it", "fallback.unknown")) && !strings.Contains(bottest.All(r), h.msg("it", "fallback.person")) {
+					t.Errorf("replies %q are not a fallback", bottest.All(r))
 				}
 				return
 			}
 			if tc.want == "input.truncated" {
 				// "I read only the first N characters": N counts characters.
 				want := h.cat.Text("it", tc.want, map[string]any{"Limit": len(strings.TrimSpace(tc.in.Text[:bot.MaxTextBytes]))})
-				contains(t, r, want)
+				bottest.Contains(t, r, want)
 				return
 			}
 			want := h.cat.Text("it", tc.want, map[string]any{"Command": "/frobnicate"})
-			contains(t, r, want)
+			bottest.Contains(t, r, want)
 		})
 	}
 	// Nothing above corrupted the conversation.
-	h.press("u1", "menu:form")
-	h.text("u1", "Mario")
-	contains(t, h.press("u1", "form:yes"), "form: saved Mario")
+	h.Press("u1", "menu:reminders")
+	h.Text("u1", "Mario")
+	bottest.Contains(t, h.Press("u1", "reminders:yes"), "form: saved Mario")
 }
 
 func TestDialogPanicGetsAnApology(t *testing.T) {
 	h := newHarness(t)
-	h.text("u1", "ciao")
-	r := h.press("u1", "go:answer:panic")
-	contains(t, r, h.msg("it", "error.answer"))
+	h.Text("u1", "ciao")
+	r := h.Press("u1", "go:answer:panic")
+	bottest.Contains(t, r, h.msg("it", "error.answer"))
 	// A failing answer leaves a flow in progress alone.
-	h.press("u1", "menu:form")
-	h.text("u1", "Mario")
-	r = h.press("u1", "go:answer:panic")
-	contains(t, r, h.msg("it", "error.answer"))
-	contains(t, h.press("u1", "form:yes"), "form: saved Mario")
-	contains(t, h.text("u1", "menu"), h.msg("it", "menu.prompt"))
+	h.Press("u1", "menu:reminders")
+	h.Text("u1", "Mario")
+	r = h.Press("u1", "go:answer:panic")
+	bottest.Contains(t, r, h.msg("it", "error.answer"))
+	bottest.Contains(t, h.Press("u1", "reminders:yes"), "form: saved Mario")
+	bottest.Contains(t, h.Text("u1", "menu"), h.msg("it", "menu.prompt"))
 }
 
 func TestStoreDownGivesClearErrorAndNoPanic(t *testing.T) {
 	h := newHarness(t)
-	h.text("u1", "ciao")
+	h.Text("u1", "ciao")
 	h.store.Close()
-	r, err := h.engine.Handle(context.Background(), bot.Inbound{Conv: bot.Conversation{Channel: "test", User: "u1"}, Text: "hello"})
+	r, err := h.Engine.Handle(context.Background(), bot.Inbound{Conv: bot.Conversation{Channel: "test", User: "u1"}, Text: "hello"})
 	if err == nil {
 		t.Fatal("Handle with a closed store succeeded")
 	}
 	if !errors.Is(err, store.ErrClosed) {
 		t.Errorf("error = %v, want it to wrap store.ErrClosed", err)
 	}
-	contains(t, r, h.msg("it", "error.unavailable"))
+	bottest.Contains(t, r, h.msg("it", "error.unavailable"))
 }
 
 func TestInboundWithoutConversationIsRefused(t *testing.T) {
 	h := newHarness(t)
-	if _, err := h.engine.Handle(context.Background(), bot.Inbound{Text: "hi"}); err == nil {
+	if _, err := h.Engine.Handle(context.Background(), bot.Inbound{Text: "hi"}); err == nil {
 		t.Error("Handle without channel and user succeeded")
 	}
 }
 
 func TestConcurrentTurnsOfOneConversationLoseNothing(t *testing.T) {
 	h := newHarness(t)
-	h.text("u1", "ciao")
+	h.Text("u1", "ciao")
 	const n = 40
 	var wg sync.WaitGroup
 	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			h.text("u1", "qwerty")
+			h.Text("u1", "qwerty")
 		}()
 	}
 	wg.Wait()
@@ -591,31 +509,31 @@ func TestDifferentConversationsRunInParallel(t *testing.T) {
 	h := newHarness(t)
 	h.form.block = make(chan struct{})
 	h.form.began = make(chan struct{}, 1)
-	h.text("a", "ciao")
+	h.Text("a", "ciao")
 	done := make(chan []bot.Reply)
-	go func() { done <- h.press("a", "menu:form") }()
+	go func() { done <- h.Press("a", "menu:reminders") }()
 	<-h.form.began // a's turn is inside the dialog, blocked
 	// b is answered while a's turn is still running.
-	contains(t, h.text("b", "ciao"), h.msg("it", "greeting.first"))
+	bottest.Contains(t, h.Text("b", "ciao"), h.msg("it", "greeting.first"))
 	close(h.form.block)
-	contains(t, <-done, "form: your name?")
+	bottest.Contains(t, <-done, "form: your name?")
 }
 
 func TestShutdownFinishesTurnsInFlight(t *testing.T) {
 	h := newHarness(t)
 	h.form.block = make(chan struct{})
 	h.form.began = make(chan struct{}, 1)
-	h.text("a", "ciao")
+	h.Text("a", "ciao")
 	done := make(chan []bot.Reply)
-	go func() { done <- h.press("a", "menu:form") }()
+	go func() { done <- h.Press("a", "menu:reminders") }()
 	<-h.form.began
 
 	shut := make(chan error)
-	go func() { shut <- h.engine.Shutdown(context.Background()) }()
+	go func() { shut <- h.Engine.Shutdown(context.Background()) }()
 	// New turns are refused once shutdown began. Shutdown may not have
 	// flagged yet, so retry until it has.
 	for {
-		_, err := h.engine.Handle(context.Background(), bot.Inbound{Conv: bot.Conversation{Channel: "test", User: "b"}, Text: "ciao"})
+		_, err := h.Engine.Handle(context.Background(), bot.Inbound{Conv: bot.Conversation{Channel: "test", User: "b"}, Text: "ciao"})
 		if errors.Is(err, bot.ErrStopping) {
 			break
 		}
@@ -626,11 +544,11 @@ func TestShutdownFinishesTurnsInFlight(t *testing.T) {
 	default:
 	}
 	close(h.form.block)
-	contains(t, <-done, "form: your name?")
+	bottest.Contains(t, <-done, "form: your name?")
 	if err := <-shut; err != nil {
 		t.Fatalf("Shutdown = %v", err)
 	}
-	if err := h.engine.Shutdown(context.Background()); err != nil {
+	if err := h.Engine.Shutdown(context.Background()); err != nil {
 		t.Fatalf("second Shutdown = %v", err)
 	}
 }
@@ -642,12 +560,12 @@ func TestShutdownGivesUpAtDeadline(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		h.engine.Handle(context.Background(), bot.Inbound{Conv: bot.Conversation{Channel: "test", User: "a"}, Button: "menu:form"})
+		h.Engine.Handle(context.Background(), bot.Inbound{Conv: bot.Conversation{Channel: "test", User: "a"}, Button: "menu:reminders"})
 	}()
 	<-h.form.began
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := h.engine.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+	if err := h.Engine.Shutdown(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("Shutdown with expired context = %v, want context.Canceled", err)
 	}
 	close(h.form.block)
