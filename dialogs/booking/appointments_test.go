@@ -9,6 +9,7 @@ import (
 	ical "github.com/arran4/golang-ical"
 
 	core "sportello/bot/booking"
+	"sportello/bot/bottest"
 	"sportello/bot/comune"
 )
 
@@ -302,7 +303,7 @@ func TestConfirmOrRelease(t *testing.T) {
 		t.Errorf("Got(released ics STATUS) = %q, want CANCELLED", got)
 	}
 	if got := h.outbox.take("c1"); len(got) != 0 {
-		t.Errorf("c1 confirmed but got %s", all(got))
+		t.Errorf("c1 confirmed but got %s", bottest.All(got))
 	}
 	// The old confirm button of c2 now says it is too late.
 	r = h.press("c2", "appt:confirm:"+b2.Code)

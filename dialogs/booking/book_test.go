@@ -11,6 +11,7 @@ import (
 
 	"sportello/bot"
 	core "sportello/bot/booking"
+	"sportello/bot/bottest"
 	"sportello/bot/codicefiscale"
 	"sportello/bot/store/redisstore"
 	"sportello/bot/store/redistest"
@@ -416,7 +417,7 @@ func slotTakenInBetween(t *testing.T, h *harness) {
 	contains(t, r, h.msg("it", "booking.slot.taken", map[string]any{"When": "martedì 1 dicembre 2026, ore 09:00", "Office": "Delegazione Nord"}))
 	alts := buttons(r, "book:slot:")
 	if len(alts) == 0 {
-		t.Fatalf("no alternatives offered:\n%s", all(r))
+		t.Fatalf("no alternatives offered:\n%s", bottest.All(r))
 	}
 	if len(h.mine("b")) != 0 {
 		t.Fatal("b got a booking although the slot was full")
@@ -612,8 +613,8 @@ func TestMinorByTheComunesDate(t *testing.T) {
 			h.toName("u", "renewal", "centrale")
 			h.text("u", "Giuseppe Verdi")
 			r := h.text("u", cf)
-			if got := strings.Contains(all(r), h.msg("it", "booking.cf.minor_switched", nil)); got != tc.minor {
-				t.Errorf("Got(treated as a minor) = %v, want %v\n%s", got, tc.minor, all(r))
+			if got := strings.Contains(bottest.All(r), h.msg("it", "booking.cf.minor_switched", nil)); got != tc.minor {
+				t.Errorf("Got(treated as a minor) = %v, want %v\n%s", got, tc.minor, bottest.All(r))
 			}
 		})
 	}

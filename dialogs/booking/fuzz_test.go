@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"sportello/bot"
+	"sportello/bot/bottest"
 )
 
 // FuzzConversation sends arbitrary text and button ids at every step of the
@@ -53,8 +54,8 @@ func FuzzConversation(f *testing.F) {
 				continue
 			}
 			r := h.send(user, in)
-			if strings.Contains(all(r), broken) {
-				t.Fatalf("%+v after %d steps broke the dialog:\n%s", in, steps%8, all(r))
+			if strings.Contains(bottest.All(r), broken) {
+				t.Fatalf("%+v after %d steps broke the dialog:\n%s", in, steps%8, bottest.All(r))
 			}
 		}
 		h.text(user, "annulla")

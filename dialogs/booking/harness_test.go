@@ -15,6 +15,7 @@ import (
 
 	"sportello/bot"
 	core "sportello/bot/booking"
+	"sportello/bot/bottest"
 	"sportello/bot/comune"
 	"sportello/bot/locale"
 	"sportello/bot/store"
@@ -228,15 +229,8 @@ func (h *harness) set(t time.Time) {
 
 func (h *harness) send(user string, in bot.Inbound) []bot.Reply {
 	h.t.Helper()
-	in.Conv = bot.Conversation{Channel: "test", User: user}
-	r, err := h.engine.Handle(context.Background(), in)
-	if err != nil {
-		h.t.Fatalf("Handle(%+v) = %v", in, err)
-	}
-	if len(r) == 0 {
-		h.t.Fatalf("Handle(%+v) gave no reply", in)
-	}
-	return r
+	chat := bottest.Chat{T: h.t, Engine: h.engine}
+	return chat.Send(user, in)
 }
 
 // toName walks the booking flow with buttons up to the name question:
@@ -282,54 +276,35 @@ func (h *harness) prefix(lang, id string) string {
 	return p
 }
 
-func all(r []bot.Reply) string {
-	var b strings.Builder
-	for _, x := range r {
-		b.WriteString(x.Text)
-		b.WriteString("\n")
-	}
-	return b.String()
-}
-
-func ids(r []bot.Reply) []string {
-	var out []string
-	for _, x := range r {
-		for _, b := range x.Buttons {
-			out = append(out, b.ID)
-		}
-	}
-	return out
-}
-
 func contains(t testing.TB, r []bot.Reply, want string) {
 	t.Helper()
-	if !strings.Contains(all(r), want) {
-		t.Fatalf("replies\n%s\ndo not contain %q", all(r), want)
+	if !strings.Contains(bottest.All(r), want) {
+		t.Fatalf("replies\n%s\ndo not contain %q", bottest.All(r), want)
 	}
 }
 
 func lacks(t testing.TB, r []bot.Reply, unwanted string) {
 	t.Helper()
-	if strings.Contains(all(r), unwanted) {
-		t.Fatalf("replies\n%s\ncontain %q", all(r), unwanted)
+	if strings.Contains(bottest.All(r), unwanted) {
+		t.Fatalf("replies\n%s\ncontain %q", bottest.All(r), unwanted)
 	}
 }
 
 // button returns the first button id starting with prefix.
 func button(t testing.TB, r []bot.Reply, prefix string) string {
 	t.Helper()
-	for _, id := range ids(r) {
+	for _, id := range bottest.ButtonIDs(r) {
 		if strings.HasPrefix(id, prefix) {
 			return id
 		}
 	}
-	t.Fatalf("replies have buttons %v, none starts with %q\n%s", ids(r), prefix, all(r))
+	t.Fatalf("replies have buttons %v, none starts with %q\n%s", bottest.ButtonIDs(r), prefix, bottest.All(r))
 	return ""
 }
 
 func buttons(r []bot.Reply, prefix string) []string {
 	var out []string
-	for _, id := range ids(r) {
+	for _, id := range bottest.ButtonIDs(r) {
 		if strings.HasPrefix(id, prefix) {
 			out = append(out, id)
 		}

@@ -5,12 +5,12 @@ package expiry_test
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"sportello/bot"
+	"sportello/bot/bottest"
 	"sportello/bot/comune"
 	"sportello/bot/locale"
 	"sportello/bot/store/boltstore"
@@ -24,40 +24,30 @@ type harness struct {
 	engine *bot.Engine
 	store  *boltstore.Store
 	cat    *locale.Catalog
-	now    time.Time
+	clock  *bottest.Clock
 	group  bool
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	c := comune.Demo()
-	h := &harness{t: t, now: time.Date(2026, 11, 26, 10, 0, 0, 0, c.Location())}
-	s, err := boltstore.Open(t.TempDir(), boltstore.WithClock(func() time.Time { return h.now }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	h.store = s
-	if h.cat, err = locale.Load(locales.FS()); err != nil {
-		t.Fatal(err)
-	}
-	vocab, err := bot.LoadVocabulary(locales.FS())
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := &harness{t: t, clock: bottest.NewClock(time.Date(2026, 11, 26, 10, 0, 0, 0, c.Location()))}
+	h.store = bottest.EmbeddedStore(t, h.clock.Now)
+	var vocab *bot.Vocabulary
+	h.cat, vocab = bottest.Locales(t)
 	k, err := faq.Load(locales.FS())
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.engine, err = bot.New(bot.Config{
-		Store: s, Catalog: h.cat, Vocabulary: vocab,
+		Store: h.store, Catalog: h.cat, Vocabulary: vocab,
 		Dialogs: []bot.Dialog{
 			faq.New(k, c),
 			expiry.New(h.cat, expiry.Config{Location: c.Location(), RenewalDays: k.Facts.RenewalDays, PaperInvalidFrom: k.Facts.PaperInvalidFrom}),
 		},
 		Understander: faq.NewMatcher(k, h.cat),
 		Office:       c.Name,
-		Now:          func() time.Time { return h.now },
+		Now:          h.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -67,18 +57,8 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) send(in bot.Inbound) []bot.Reply {
 	h.t.Helper()
-	in.Conv = bot.Conversation{Channel: "test", User: "u"}
-	in.Group = h.group
-	r, err := h.engine.Handle(context.Background(), in)
-	if err != nil {
-		h.t.Fatalf("Handle(%+v) = %v", in, err)
-	}
-	for _, x := range r {
-		if strings.Contains(x.Text, "[expiry.") || strings.Contains(x.Text, "<no value>") {
-			h.t.Errorf("reply to %+v has a missing message or value: %q", in, x.Text)
-		}
-	}
-	return r
+	chat := bottest.Chat{T: h.t, Engine: h.engine, Group: h.group}
+	return chat.Send("u", in)
 }
 
 func (h *harness) text(s string) []bot.Reply { h.t.Helper(); return h.send(bot.Inbound{Text: s}) }
@@ -92,34 +72,6 @@ func (h *harness) begin(lang string) {
 	h.send(bot.Inbound{Text: "/start", LangHint: lang})
 	if lang == locale.English {
 		h.text("english")
-	}
-}
-
-func all(r []bot.Reply) string {
-	var b strings.Builder
-	for _, x := range r {
-		b.WriteString(x.Text + "\n")
-	}
-	return b.String()
-}
-
-func contains(t *testing.T, r []bot.Reply, want string) {
-	t.Helper()
-	if !strings.Contains(all(r), want) {
-		t.Errorf("replies\n%s\ndo not contain %q", all(r), want)
-	}
-}
-
-func hasButton(t *testing.T, r []bot.Reply, id string) {
-	t.Helper()
-	var ids []string
-	for _, x := range r {
-		for _, b := range x.Buttons {
-			ids = append(ids, b.ID)
-		}
-	}
-	if !slices.Contains(ids, id) {
-		t.Errorf("replies have buttons %v, want %q among them", ids, id)
 	}
 }
 
@@ -143,25 +95,25 @@ func TestCalculatorInItalian(t *testing.T) {
 	h := newHarness(t)
 	h.begin("it")
 	r := h.text("quando scade la mia carta d'identità?")
-	contains(t, r, h.cat.Text("it", "expiry.ask_birth", nil))
-	contains(t, r, "non sono più valide dal 3 agosto 2026") // paper cards
+	bottest.Contains(t, r, h.cat.Text("it", "expiry.ask_birth", nil))
+	bottest.Contains(t, r, "non sono più valide dal 3 agosto 2026") // paper cards
 	r = h.text("12 marzo 1980")
-	contains(t, r, h.cat.Text("it", "expiry.ask_issue", nil))
+	bottest.Contains(t, r, h.cat.Text("it", "expiry.ask_issue", nil))
 	r = h.text("05/05/2022")
 	// Adult: 10 years from 5 May 2022 end on 5 May 2032; the last birthday
 	// on or before is 12 March 2032. Renewal from 180 days before.
 	for _, w := range h.result("it", "2032-03-12", "2031-09-14", "later") {
-		contains(t, r, w)
+		bottest.Contains(t, r, w)
 	}
-	contains(t, r, "La tua carta scade il 12 marzo 2032.")
-	contains(t, r, "rilasciata il 5 maggio 2022 a un adulto")
-	contains(t, r, "Potrai chiedere il rinnovo dal 14 settembre 2031")
+	bottest.Contains(t, r, "La tua carta scade il 12 marzo 2032.")
+	bottest.Contains(t, r, "rilasciata il 5 maggio 2022 a un adulto")
+	bottest.Contains(t, r, "Potrai chiedere il rinnovo dal 14 settembre 2031")
 	// Cards with another validity: the printed date counts.
-	contains(t, r, "12 mesi se non è stato possibile prendere le impronte")
-	contains(t, r, "3 anni per chi ha la protezione internazionale")
-	contains(t, r, "ultimo compleanno entro i 10 anni")
-	hasButton(t, r, "menu:book")
-	hasButton(t, r, "menu:reminders")
+	bottest.Contains(t, r, "12 mesi se non è stato possibile prendere le impronte")
+	bottest.Contains(t, r, "3 anni per chi ha la protezione internazionale")
+	bottest.Contains(t, r, "ultimo compleanno entro i 10 anni")
+	bottest.HasButton(t, r, "menu:book")
+	bottest.HasButton(t, r, "menu:reminders")
 	// The flow is over and its dates are gone.
 	l, err := h.store.Acquire(context.Background(), "test:u", time.Second)
 	if err != nil {
@@ -189,10 +141,10 @@ func TestAdultCardBeforeTheCap(t *testing.T) {
 			// 10 years from 5 May 2019 end on 5 May 2029; the next birthday
 			// is 12 March 2030.
 			for _, w := range h.result(tc.lang, "2030-03-12", "2029-09-13", "later") {
-				contains(t, r, w)
+				bottest.Contains(t, r, w)
 			}
-			contains(t, r, tc.rule)
-			contains(t, r, h.cat.PlainDate(tc.lang, date("2021-08-02")))
+			bottest.Contains(t, r, tc.rule)
+			bottest.Contains(t, r, h.cat.PlainDate(tc.lang, date("2021-08-02")))
 		})
 	}
 }
@@ -210,22 +162,22 @@ func TestExpiredCardIsInThePast(t *testing.T) {
 		// to the birthday on 8 March 2025.
 		r := h.text(map[string]string{"it": "sono nato l'8/3/1970, la carta è del 8/3/2015: quando scade?",
 			"en": "I was born on 8/3/1970 and my card was issued on 8/3/2015, when does it expire?"}[tc.lang])
-		contains(t, r, tc.want)
-		contains(t, r, h.cat.Text(tc.lang, "expiry.status.expired", nil))
+		bottest.Contains(t, r, tc.want)
+		bottest.Contains(t, r, h.cat.Text(tc.lang, "expiry.status.expired", nil))
 	}
 }
 
 func TestCalculatorInEnglish(t *testing.T) {
 	h := newHarness(t)
 	h.begin("en")
-	contains(t, h.text("when does my ID card expire?"), h.cat.Text("en", "expiry.ask_birth", nil))
+	bottest.Contains(t, h.text("when does my ID card expire?"), h.cat.Text("en", "expiry.ask_birth", nil))
 	h.text("March 12, 1980")
 	r := h.text("26 November 2026") // issued today
 	for _, w := range h.result("en", "2036-03-12", "2035-09-14", "later") {
-		contains(t, r, w)
+		bottest.Contains(t, r, w)
 	}
-	contains(t, r, "Your card expires on 12 March 2036.")
-	contains(t, r, "You can apply for renewal from 14 September 2035")
+	bottest.Contains(t, r, "Your card expires on 12 March 2036.")
+	bottest.Contains(t, r, "You can apply for renewal from 14 September 2035")
 }
 
 func TestCalculatorForMinors(t *testing.T) {
@@ -235,9 +187,9 @@ func TestCalculatorForMinors(t *testing.T) {
 	h.text("10/05/2018") // 8 years old
 	r := h.text("26/11/2026")
 	for _, w := range h.result("it", "2032-05-10", "2031-11-12", "later") {
-		contains(t, r, w)
+		bottest.Contains(t, r, w)
 	}
-	contains(t, r, h.cat.Text("it", "expiry.rule.minor", map[string]any{"Issue": "il 26 novembre 2026"}))
+	bottest.Contains(t, r, h.cat.Text("it", "expiry.rule.minor", map[string]any{"Issue": "il 26 novembre 2026"}))
 }
 
 func TestWrongDatesAreExplainedAndAskedAgain(t *testing.T) {
@@ -276,8 +228,8 @@ func TestWrongDatesAreExplainedAndAskedAgain(t *testing.T) {
 			if strings.HasPrefix(want, "expiry.") {
 				want = h.cat.Text("it", want, map[string]any{"Max": 120, "Birth": "12 marzo 1980"})
 			}
-			contains(t, r, want)
-			contains(t, r, h.cat.Text("it", ask, nil))
+			bottest.Contains(t, r, want)
+			bottest.Contains(t, r, h.cat.Text("it", ask, nil))
 		})
 	}
 }
@@ -293,12 +245,12 @@ func TestPrintedExpiryDate(t *testing.T) {
 			h := newHarness(t)
 			h.begin("it")
 			h.press("go:expiry:")
-			contains(t, h.press("expiry:known"), h.cat.Text("it", "expiry.ask_expiry", nil))
+			bottest.Contains(t, h.press("expiry:known"), h.cat.Text("it", "expiry.ask_expiry", nil))
 			r := h.text(tc.in)
 			for _, w := range h.result("it", tc.exp, tc.from, tc.status) {
-				contains(t, r, w)
+				bottest.Contains(t, r, w)
 			}
-			contains(t, r, tc.headline)
+			bottest.Contains(t, r, tc.headline)
 		})
 	}
 }
@@ -308,11 +260,11 @@ func TestDatesInTheQuestionAreUsedAtOnce(t *testing.T) {
 	h.begin("it")
 	r := h.text("sono nato il 12/3/1980 e la carta è del 5/5/2019, quando scade?")
 	for _, w := range h.result("it", "2030-03-12", "2029-09-13", "later") {
-		contains(t, r, w)
+		bottest.Contains(t, r, w)
 	}
 	r = h.text("la mia carta scade il 12/03/2027, quando posso rinnovarla?")
 	for _, w := range h.result("it", "2027-03-12", "2026-09-13", "open") {
-		contains(t, r, w)
+		bottest.Contains(t, r, w)
 	}
 }
 
@@ -321,11 +273,11 @@ func TestNotADateGoesToTheQuestionsThenBack(t *testing.T) {
 	h.begin("it")
 	h.press("go:expiry:")
 	r := h.text("la foto deve essere a colori?")
-	contains(t, r, "sfondo bianco")
-	contains(t, r, h.cat.Text("it", "expiry.ask_birth", nil))
+	bottest.Contains(t, r, "sfondo bianco")
+	bottest.Contains(t, r, h.cat.Text("it", "expiry.ask_birth", nil))
 	r = h.text("boh")
-	contains(t, r, h.cat.Text("it", "expiry.ask_birth", nil))
-	contains(t, h.text("annulla"), h.cat.Text("it", "cancel.done", nil))
+	bottest.Contains(t, r, h.cat.Text("it", "expiry.ask_birth", nil))
+	bottest.Contains(t, h.text("annulla"), h.cat.Text("it", "cancel.done", nil))
 }
 
 func TestNoPersonalDatesInGroups(t *testing.T) {
@@ -333,9 +285,9 @@ func TestNoPersonalDatesInGroups(t *testing.T) {
 	h.group = true
 	h.begin("it")
 	r := h.text("quando scade la mia carta?")
-	contains(t, r, h.cat.Text("it", "expiry.group", map[string]any{"RenewalDays": 180, "PaperSince": "dal 3 agosto 2026"}))
-	hasButton(t, r, "faq:validity")
-	if strings.Contains(all(h.text("12/03/1980")), h.cat.Text("it", "expiry.ask_issue", nil)) {
+	bottest.Contains(t, r, h.cat.Text("it", "expiry.group", map[string]any{"RenewalDays": 180, "PaperSince": "dal 3 agosto 2026"}))
+	bottest.HasButton(t, r, "faq:validity")
+	if strings.Contains(bottest.All(h.text("12/03/1980")), h.cat.Text("it", "expiry.ask_issue", nil)) {
 		t.Error("Got(a date of birth in a group) = taken, want no flow")
 	}
 }
@@ -344,5 +296,5 @@ func TestReminderButtonIsHonest(t *testing.T) {
 	h := newHarness(t)
 	h.begin("it")
 	h.text("sono nato il 12/3/1980 e la carta è del 5/5/2019, quando scade?")
-	contains(t, h.press("menu:reminders"), h.cat.Text("it", "menu.unavailable", map[string]any{"Feature": h.cat.Text("it", "menu.reminders", nil)}))
+	bottest.Contains(t, h.press("menu:reminders"), h.cat.Text("it", "menu.unavailable", map[string]any{"Feature": h.cat.Text("it", "menu.reminders", nil)}))
 }

@@ -8,16 +8,15 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"sportello/bot"
+	"sportello/bot/bottest"
 	"sportello/bot/comune"
 	"sportello/bot/locale"
-	"sportello/bot/store/boltstore"
 	"sportello/dialogs/expiry"
 	"sportello/dialogs/faq"
 	"sportello/locales"
@@ -29,7 +28,7 @@ type harness struct {
 	cat    *locale.Catalog
 	k      *faq.Knowledge
 	c      *comune.Comune
-	now    time.Time
+	clock  *bottest.Clock
 	group  bool
 }
 
@@ -38,19 +37,11 @@ func newHarness(t *testing.T, c *comune.Comune) *harness {
 	if c == nil {
 		c = comune.Demo()
 	}
-	h := &harness{t: t, c: c, now: time.Date(2026, 11, 26, 10, 0, 0, 0, c.Location())}
-	s, err := boltstore.Open(t.TempDir(), boltstore.WithClock(func() time.Time { return h.now }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if h.cat, err = locale.Load(locales.FS()); err != nil {
-		t.Fatal(err)
-	}
-	vocab, err := bot.LoadVocabulary(locales.FS())
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := &harness{t: t, c: c, clock: bottest.NewClock(time.Date(2026, 11, 26, 10, 0, 0, 0, c.Location()))}
+	s := bottest.EmbeddedStore(t, h.clock.Now)
+	var vocab *bot.Vocabulary
+	h.cat, vocab = bottest.Locales(t)
+	var err error
 	if h.k, err = faq.Load(locales.FS()); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +53,7 @@ func newHarness(t *testing.T, c *comune.Comune) *harness {
 		},
 		Understander: faq.NewMatcher(h.k, h.cat),
 		Office:       c.Name,
-		Now:          func() time.Time { return h.now },
+		Now:          h.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -72,26 +63,8 @@ func newHarness(t *testing.T, c *comune.Comune) *harness {
 
 func (h *harness) send(user string, in bot.Inbound) []bot.Reply {
 	h.t.Helper()
-	in.Conv = bot.Conversation{Channel: "test", User: user}
-	in.Group = h.group
-	r, err := h.engine.Handle(context.Background(), in)
-	if err != nil {
-		h.t.Fatalf("Handle(%+v) = %v", in, err)
-	}
-	if len(r) == 0 {
-		h.t.Fatalf("Handle(%+v) gave no reply", in)
-	}
-	for _, x := range r {
-		if strings.Contains(x.Text, "[faq.") || strings.Contains(x.Text, "[expiry.") || strings.Contains(x.Text, "<no value>") {
-			h.t.Errorf("reply to %+v has a missing message or value: %q", in, x.Text)
-		}
-		for _, b := range x.Buttons {
-			if !bot.ValidButtonID(b.ID) || b.Label == "" || strings.HasPrefix(b.Label, "[") {
-				h.t.Errorf("reply to %+v has a bad button %+v", in, b)
-			}
-		}
-	}
-	return r
+	chat := bottest.Chat{T: h.t, Engine: h.engine, Group: h.group}
+	return chat.Send(user, in)
 }
 
 func (h *harness) text(user, text string) []bot.Reply {
@@ -112,38 +85,6 @@ func (h *harness) start(user, lang string) string {
 		h.text(user, "english")
 	}
 	return user
-}
-
-func all(r []bot.Reply) string {
-	var b strings.Builder
-	for _, x := range r {
-		b.WriteString(x.Text + "\n")
-	}
-	return b.String()
-}
-
-func buttonIDs(r []bot.Reply) []string {
-	var ids []string
-	for _, x := range r {
-		for _, b := range x.Buttons {
-			ids = append(ids, b.ID)
-		}
-	}
-	return ids
-}
-
-func contains(t *testing.T, r []bot.Reply, want string) {
-	t.Helper()
-	if !strings.Contains(all(r), want) {
-		t.Errorf("replies\n%s\ndo not contain %q", all(r), want)
-	}
-}
-
-func hasButton(t *testing.T, r []bot.Reply, id string) {
-	t.Helper()
-	if !slices.Contains(buttonIDs(r), id) {
-		t.Errorf("replies have buttons %v, want %q among them", buttonIDs(r), id)
-	}
 }
 
 // opening is the fixed start of a topic's answer in lang, to recognise it.
@@ -188,17 +129,17 @@ func TestEveryTopicByButtons(t *testing.T) {
 	for _, lang := range locale.Languages() {
 		u := h.start("walker-"+lang, lang)
 		r := h.press(u, "menu:faq")
-		contains(t, r, h.cat.Text(lang, "faq.menu.prompt", nil))
+		bottest.Contains(t, r, h.cat.Text(lang, "faq.menu.prompt", nil))
 		reached := map[string]bool{}
-		for _, cat := range buttonIDs(r) {
+		for _, cat := range bottest.ButtonIDs(r) {
 			r := h.press(u, cat)
-			for _, id := range buttonIDs(r) {
+			for _, id := range bottest.ButtonIDs(r) {
 				topic, ok := strings.CutPrefix(id, "faq:")
 				if !ok || topic == "all" {
 					continue
 				}
 				reached[topic] = true
-				contains(t, h.press(u, id), h.opening(lang, topic))
+				bottest.Contains(t, h.press(u, id), h.opening(lang, topic))
 			}
 		}
 		for _, topic := range faqTopics(h.k) {
@@ -221,7 +162,7 @@ func TestEveryTopicByFreeText(t *testing.T) {
 			for i, q := range topic.Examples[lang] {
 				t.Run(fmt.Sprintf("%s/%s/%d", lang, topic.ID, i), func(t *testing.T) {
 					u := h.start(fmt.Sprintf("text-%s-%s-%d", lang, topic.ID, i), lang)
-					contains(t, h.text(u, q), h.opening(lang, topic.ID))
+					bottest.Contains(t, h.text(u, q), h.opening(lang, topic.ID))
 				})
 			}
 		}
@@ -266,13 +207,13 @@ func TestIssueTopicsReachableByText(t *testing.T) {
 		for i, lang := range locale.Languages() {
 			t.Run(lang+"/"+topic, func(t *testing.T) {
 				u := h.start("issue-"+lang+"-"+topic, lang)
-				contains(t, h.text(u, qs[i]), h.opening(lang, topic))
+				bottest.Contains(t, h.text(u, qs[i]), h.opening(lang, topic))
 			})
 		}
 	}
 	t.Run("how to reach a person", func(t *testing.T) {
 		u := h.start("person", locale.Italian)
-		contains(t, h.text(u, "vorrei parlare con una persona dell'anagrafe"),
+		bottest.Contains(t, h.text(u, "vorrei parlare con una persona dell'anagrafe"),
 			h.cat.Text("it", "operator.unavailable", map[string]any{"Office": h.c.Name}))
 	})
 }
@@ -322,7 +263,7 @@ func TestAnswersCarryTheComuneValues(t *testing.T) {
 			u := h.start("values-"+tc.lang+"-"+tc.topic, tc.lang)
 			r := h.press(u, "faq:"+tc.topic)
 			for _, w := range tc.want {
-				contains(t, r, w)
+				bottest.Contains(t, r, w)
 			}
 		})
 	}
@@ -361,17 +302,17 @@ func TestWalkInNamesTheCase(t *testing.T) {
 			u := h.start("walkin-"+tc.lang+"-"+tc.q, tc.lang)
 			r := h.text(u, tc.q)
 			for _, w := range tc.want {
-				contains(t, r, w)
+				bottest.Contains(t, r, w)
 			}
-			if tc.notWant != "" && strings.Contains(all(r), tc.notWant) {
-				t.Errorf("Got(answer) = %q, want no walk-in sentence without its case", all(r))
+			if tc.notWant != "" && strings.Contains(bottest.All(r), tc.notWant) {
+				t.Errorf("Got(answer) = %q, want no walk-in sentence without its case", bottest.All(r))
 			}
 		})
 	}
 	// A Comune whose offices take no minors without appointment says so.
 	other := newHarness(t, otherComune(t, "allowed"))
 	u := other.start("walkin-none", "it")
-	contains(t, other.press(u, "faq:minors"), "Per la carta di un minore serve un appuntamento")
+	bottest.Contains(t, other.press(u, "faq:minors"), "Per la carta di un minore serve un appuntamento")
 }
 
 // TestEveryWalkInCaseHasItsSentence: each case of the Comune file can be
@@ -407,7 +348,7 @@ func TestComuneNameReadsWell(t *testing.T) {
 					if topic.Action() || topic.ID == faq.OtherLanguage || (policy != "restricted" && topic.ID != "non_residents") {
 						continue
 					}
-					text := all(h.press(u, "faq:"+topic.ID))
+					text := bottest.All(h.press(u, "faq:"+topic.ID))
 					if m := before.FindString(text); m != "" {
 						t.Errorf("%s %s/%s (%s): %q reads badly in\n%s", name, lang, topic.ID, policy, m, text)
 					}
@@ -484,11 +425,11 @@ func TestTheSameBuildServesAnotherComune(t *testing.T) {
 			u := h.start("u", tc.lang)
 			r := h.press(u, "faq:"+tc.topic)
 			for _, w := range tc.want {
-				contains(t, r, w)
+				bottest.Contains(t, r, w)
 			}
 			for _, w := range tc.not {
-				if strings.Contains(all(r), w) {
-					t.Errorf("answer\n%s\ncontains %q of another Comune", all(r), w)
+				if strings.Contains(bottest.All(r), w) {
+					t.Errorf("answer\n%s\ncontains %q of another Comune", bottest.All(r), w)
 				}
 			}
 		})
@@ -498,11 +439,11 @@ func TestTheSameBuildServesAnotherComune(t *testing.T) {
 func TestFirstMessageThatAsksIsAnswered(t *testing.T) {
 	h := newHarness(t, nil)
 	r := h.text("new", "quanto costa la carta d'identità?")
-	contains(t, r, h.cat.Text("it", "greeting.first", map[string]any{"Office": h.c.Name}))
-	contains(t, r, "22,21 €")
+	bottest.Contains(t, r, h.cat.Text("it", "greeting.first", map[string]any{"Office": h.c.Name}))
+	bottest.Contains(t, r, "22,21 €")
 	r = h.text("new-en", "how much is the ID card?")
-	contains(t, r, h.cat.Text("en", "greeting.first", map[string]any{"Office": h.c.Name}))
-	contains(t, r, "€22.21")
+	bottest.Contains(t, r, h.cat.Text("en", "greeting.first", map[string]any{"Office": h.c.Name}))
+	bottest.Contains(t, r, "€22.21")
 }
 
 func TestQuestionWithTwoThingsAnswersOneOffersTheOther(t *testing.T) {
@@ -510,16 +451,16 @@ func TestQuestionWithTwoThingsAnswersOneOffersTheOther(t *testing.T) {
 	u := h.start("two", "it")
 	r := h.text(u, "quanto costa e che foto devo portare?")
 	// One is answered, the other offered.
-	cost, photo := strings.Contains(all(r), "22,21 €"), strings.Contains(all(r), h.opening("it", "photo"))
+	cost, photo := strings.Contains(bottest.All(r), "22,21 €"), strings.Contains(bottest.All(r), h.opening("it", "photo"))
 	switch {
 	case cost && !photo:
-		hasButton(t, r, "go:faq:photo")
-		contains(t, h.press(u, "go:faq:photo"), h.opening("it", "photo"))
+		bottest.HasButton(t, r, "go:faq:photo")
+		bottest.Contains(t, h.press(u, "go:faq:photo"), h.opening("it", "photo"))
 	case photo && !cost:
-		hasButton(t, r, "go:faq:cost")
-		contains(t, h.press(u, "go:faq:cost"), "22,21 €")
+		bottest.HasButton(t, r, "go:faq:cost")
+		bottest.Contains(t, h.press(u, "go:faq:cost"), "22,21 €")
 	default:
-		t.Errorf("Got(answer) = %q, want the cost or the photo answered and the other offered", all(r))
+		t.Errorf("Got(answer) = %q, want the cost or the photo answered and the other offered", bottest.All(r))
 	}
 }
 
@@ -527,10 +468,10 @@ func TestUnsureReadingAsksDidYouMean(t *testing.T) {
 	h := newHarness(t, nil)
 	u := h.start("unsure", "it")
 	r := h.text(u, "carta scade")
-	contains(t, r, h.cat.Text("it", "fallback.did_you_mean", nil))
-	hasButton(t, r, "go:expiry:")
-	if len(buttonIDs(r)) < 2 {
-		t.Errorf("did you mean offered %v, want readings and the menu", buttonIDs(r))
+	bottest.Contains(t, r, h.cat.Text("it", "fallback.did_you_mean", nil))
+	bottest.HasButton(t, r, "go:expiry:")
+	if len(bottest.ButtonIDs(r)) < 2 {
+		t.Errorf("did you mean offered %v, want readings and the menu", bottest.ButtonIDs(r))
 	}
 }
 
@@ -540,10 +481,10 @@ func TestMisunderstandingsThenAPerson(t *testing.T) {
 	for _, q := range []string{"asdfghjkl", "😂😂😂"} {
 		r := h.text(u, q)
 		if q == "asdfghjkl" {
-			contains(t, r, h.cat.Text("it", "fallback.unknown", nil))
+			bottest.Contains(t, r, h.cat.Text("it", "fallback.unknown", nil))
 		} else {
-			contains(t, r, h.cat.Text("it", "fallback.person", nil))
-			hasButton(t, r, "cmd:operator")
+			bottest.Contains(t, r, h.cat.Text("it", "fallback.person", nil))
+			bottest.HasButton(t, r, "cmd:operator")
 		}
 	}
 }
@@ -552,10 +493,10 @@ func TestAnotherLanguageGetsBothLanguages(t *testing.T) {
 	h := newHarness(t, nil)
 	for _, q := range []string{"Wie viel kostet der Ausweis?", "Bonjour, combien coûte la carte d'identité ?", "Hola, necesito renovar mi documento"} {
 		r := h.text("foreign-"+q[:4], q)
-		contains(t, r, h.cat.Text("it", "faq.other_language.answer", nil))
-		contains(t, r, h.cat.Text("en", "faq.other_language.answer", nil))
-		hasButton(t, r, "lang:it")
-		hasButton(t, r, "lang:en")
+		bottest.Contains(t, r, h.cat.Text("it", "faq.other_language.answer", nil))
+		bottest.Contains(t, r, h.cat.Text("en", "faq.other_language.answer", nil))
+		bottest.HasButton(t, r, "lang:it")
+		bottest.HasButton(t, r, "lang:en")
 	}
 }
 
@@ -563,8 +504,8 @@ func TestInsultsGetAPoliteAnswer(t *testing.T) {
 	h := newHarness(t, nil)
 	u := h.start("rude", "it")
 	r := h.text(u, "sei proprio un idiota")
-	contains(t, r, h.opening("it", "insult"))
-	hasButton(t, r, "cmd:operator")
+	bottest.Contains(t, r, h.opening("it", "insult"))
+	bottest.HasButton(t, r, "cmd:operator")
 }
 
 func TestSomethingElseSaysWhatSportelloDoes(t *testing.T) {
@@ -572,28 +513,28 @@ func TestSomethingElseSaysWhatSportelloDoes(t *testing.T) {
 	for _, tc := range []struct{ lang, q string }{{"it", "come pago la tari?"}, {"en", "where can I get a pizza?"}} {
 		u := h.start("else-"+tc.lang, tc.lang)
 		r := h.text(u, tc.q)
-		contains(t, r, h.opening(tc.lang, "offtopic"))
-		contains(t, r, "02 0000 0000")
+		bottest.Contains(t, r, h.opening(tc.lang, "offtopic"))
+		bottest.Contains(t, r, "02 0000 0000")
 	}
 	u := h.start("passport", "en")
-	contains(t, h.text(u, "how do I renew my passport?"), "Questura")
+	bottest.Contains(t, h.text(u, "how do I renew my passport?"), "Questura")
 }
 
 func TestVeryLongTextIsReadByHeadAndTail(t *testing.T) {
 	h := newHarness(t, nil)
 	u := h.start("long", "it")
 	story := strings.Repeat("questa è una storia lunga che non c'entra niente ", 80)
-	contains(t, h.text(u, story+"insomma, quanto costa la carta?"), "22,21 €")
-	contains(t, h.text(u, strings.Repeat("bla ", 3000)), h.cat.Text("it", "fallback.unknown", nil))
+	bottest.Contains(t, h.text(u, story+"insomma, quanto costa la carta?"), "22,21 €")
+	bottest.Contains(t, h.text(u, strings.Repeat("bla ", 3000)), h.cat.Text("it", "fallback.unknown", nil))
 }
 
 func TestActionTopicsStartTheirDialog(t *testing.T) {
 	h := newHarness(t, nil)
 	u := h.start("act", "it")
 	// No booking flow in this build: the engine says so honestly.
-	contains(t, h.text(u, "voglio prenotare un appuntamento"),
+	bottest.Contains(t, h.text(u, "voglio prenotare un appuntamento"),
 		h.cat.Text("it", "menu.unavailable", map[string]any{"Feature": h.cat.Text("it", "menu.book", nil)}))
-	contains(t, h.text(u, "quando scade la mia carta?"), h.cat.Text("it", "expiry.ask_birth", nil))
+	bottest.Contains(t, h.text(u, "quando scade la mia carta?"), h.cat.Text("it", "expiry.ask_birth", nil))
 }
 
 func TestQuestionDuringTheCalculatorKeepsTheFlow(t *testing.T) {
@@ -601,11 +542,11 @@ func TestQuestionDuringTheCalculatorKeepsTheFlow(t *testing.T) {
 	u := h.start("flow", "it")
 	h.text(u, "quando scade la mia carta?")
 	r := h.text(u, "scusa, quanto costa la carta?")
-	contains(t, r, "22,21 €")
-	contains(t, r, h.cat.Text("it", "expiry.ask_birth", nil))
+	bottest.Contains(t, r, "22,21 €")
+	bottest.Contains(t, r, h.cat.Text("it", "expiry.ask_birth", nil))
 	r = h.press(u, "faq:photo") // a FAQ button in the middle of the flow
-	contains(t, r, h.opening("it", "photo"))
-	contains(t, h.text(u, "12/03/1980"), h.cat.Text("it", "expiry.ask_issue", nil))
+	bottest.Contains(t, r, h.opening("it", "photo"))
+	bottest.Contains(t, h.text(u, "12/03/1980"), h.cat.Text("it", "expiry.ask_issue", nil))
 }
 
 func TestPaperCardQuestion(t *testing.T) {
@@ -615,7 +556,7 @@ func TestPaperCardQuestion(t *testing.T) {
 		{"en", "Is my paper card still valid?", "since 3 August 2026"},
 	} {
 		u := h.start("paper-"+tc.lang, tc.lang)
-		contains(t, h.text(u, tc.q), tc.want)
+		bottest.Contains(t, h.text(u, tc.q), tc.want)
 	}
 }
 
@@ -624,8 +565,8 @@ func TestOldTopicButton(t *testing.T) {
 	u := h.start("old", "it")
 	for _, id := range []string{"faq:nosuch", "faq:cat.nosuch", "faq:book"} {
 		r := h.press(u, id)
-		contains(t, r, h.cat.Text("it", "faq.menu.unknown", nil))
-		hasButton(t, r, "faq:cat.documents")
+		bottest.Contains(t, r, h.cat.Text("it", "faq.menu.unknown", nil))
+		bottest.HasButton(t, r, "faq:cat.documents")
 	}
 }
 
