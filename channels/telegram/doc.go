@@ -13,6 +13,18 @@
 // on is edited: its keyboard removed and the choice written under it, so a
 // stale button cannot be pressed twice.
 //
+// A turn's consecutive replies are joined into one message, a blank line
+// between their texts, where that is faithful to them: a reply with buttons
+// or files ends a message (the buttons under it, the files after it), a
+// reply with files and no text is not joined, and the joined text fits one
+// message with room for the "✓ label" mark under it. Every message is paced
+// (about one a second per chat), so "All right, let's continue in English."
+// and the menu, a booking's summary and its question, or the confirmation
+// and the line its calendar file comes with reach the citizen at once
+// rather than seconds apart. Pushes are laid out the same way. The layout
+// depends only on the replies (and the catalog), so a replay of an update's
+// recorded replies sends the same messages.
+//
 // # Conversations
 //
 // A private chat is one conversation (User = the chat id), with the

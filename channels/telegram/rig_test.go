@@ -98,6 +98,16 @@ func (a answers) Start(_ context.Context, t *bot.Turn, arg string) error {
 		t.Say(fmt.Sprintf("private: %v", t.Private()))
 	case "markup":
 		t.Say("<b>not bold</b> & 1 < 2 > 0", bot.Button{ID: "ans:markup", Label: "<i>&</i>"})
+	case "trio":
+		// Three replies, the last with buttons: one message on Telegram.
+		t.Say("trio: uno")
+		t.Say("trio: due")
+		t.Say("trio: tre?", bot.Button{ID: "cmd:menu", Label: "Menu"})
+	case "calendar":
+		// A confirmation, then the line its file comes with.
+		t.Say("calendar: fatto")
+		t.Say("calendar: il file")
+		t.Attach(bot.Attachment{Name: "appuntamento.ics", ContentType: "text/calendar", Data: []byte("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")})
 	default:
 		t.Say("answer: " + arg)
 	}
@@ -110,7 +120,7 @@ func (answers) Prompt(context.Context, *bot.Turn) error   { return nil }
 type words struct{}
 
 func (words) Understand(_, text string) []bot.Match {
-	for _, w := range []string{"long", "booked", "ics", "slow", "who", "markup"} {
+	for _, w := range []string{"long", "booked", "ics", "slow", "who", "markup", "trio", "calendar"} {
 		if strings.Contains(strings.ToLower(text), w) {
 			return []bot.Match{{Dialog: "ans", Arg: w, Label: w, Score: 0.9}}
 		}

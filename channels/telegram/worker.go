@@ -1,7 +1,6 @@
 package telegram
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -276,87 +275,6 @@ func chatHash(chat int64) string {
 // for each request rather than a shared, mutable package variable.
 func noPreview() *models.LinkPreviewOptions {
 	return &models.LinkPreviewOptions{IsDisabled: tgbot.True()}
-}
-
-// render turns replies into calls: each text in pieces of at most 4096
-// characters with the buttons under the last piece, then the attachments
-// as documents. In a group every message answers the member's message, so
-// it is clear whom it is for (and whose buttons they are).
-func (c *Chan) render(chat int64, replyTo int, replies []bot.Reply, p prio) []*call {
-	var calls []*call
-	var reply *models.ReplyParameters
-	if replyTo != 0 {
-		reply = &models.ReplyParameters{MessageID: replyTo, AllowSendingWithoutReply: true}
-	}
-	for _, r := range c.foldButtons(replies) {
-		for _, b := range r.Buttons {
-			if !usable(b) {
-				c.log.Warn("leaving out a button Telegram cannot show", slog.String("button_id", clip(b.ID, 80)),
-					slog.Bool("has_label", strings.TrimSpace(b.Label) != ""))
-			}
-		}
-		kb := makeKeyboard(r.Buttons)
-		parts := splitText(r.Text, MaxMessageChars)
-		for i, part := range parts {
-			params := &tgbot.SendMessageParams{
-				ChatID:             chat,
-				Text:               escapeHTML(part),
-				ParseMode:          models.ParseModeHTML,
-				LinkPreviewOptions: noPreview(),
-				ReplyParameters:    reply,
-			}
-			if i == len(parts)-1 && kb != nil {
-				params.ReplyMarkup = kb
-			}
-			calls = append(calls, &call{chat: chat, method: "sendMessage", prio: p, paced: true,
-				do: func(ctx context.Context, api *tgbot.Bot) error {
-					_, err := api.SendMessage(ctx, params)
-					return err
-				}})
-		}
-		for i, a := range r.Attachments {
-			var markup models.ReplyMarkup
-			if len(parts) == 0 && i == len(r.Attachments)-1 && kb != nil {
-				markup = kb
-			}
-			calls = append(calls, &call{chat: chat, method: "sendDocument", prio: p, paced: true,
-				do: func(ctx context.Context, api *tgbot.Bot) error {
-					params := &tgbot.SendDocumentParams{
-						ChatID:          chat,
-						Document:        &models.InputFileUpload{Filename: a.Name, Data: bytes.NewReader(a.Data)},
-						ReplyParameters: reply,
-						ReplyMarkup:     markup,
-					}
-					_, err := api.SendDocument(ctx, params)
-					return err
-				}})
-		}
-	}
-	return calls
-}
-
-// foldButtons moves the buttons of a reply that has neither text nor files
-// (Telegram has no message to put them under) to the reply before it.
-// Buttons with nothing before them are logged and left out.
-func (c *Chan) foldButtons(replies []bot.Reply) []bot.Reply {
-	out := make([]bot.Reply, 0, len(replies))
-	for _, r := range replies {
-		if len(r.Buttons) == 0 || strings.TrimSpace(r.Text) != "" || len(r.Attachments) > 0 {
-			out = append(out, r)
-			continue
-		}
-		if len(out) == 0 {
-			ids := make([]string, 0, len(r.Buttons))
-			for _, b := range r.Buttons {
-				ids = append(ids, clip(b.ID, 80))
-			}
-			c.log.Warn("leaving out buttons without a message to show them under", slog.Any("button_ids", ids))
-			continue
-		}
-		prev := &out[len(out)-1]
-		prev.Buttons = append(append([]bot.Button(nil), prev.Buttons...), r.Buttons...)
-	}
-	return out
 }
 
 // clip shortens s to at most n bytes, for logs.
