@@ -73,8 +73,8 @@
 // lease of Config.Lease (60 s) comfortably meets.
 //
 // A turn that fails on the store (unavailable, busy) keeps nothing, so the
-// update is tried again after a backoff, up to Config.MaxAttempts; the last
-// try sends the engine's apology.
+// update is tried again after a backoff, up to Config.MaxAttempts tries in a
+// row; the last sends the engine's apology.
 //
 // Replies that cannot be sent because Telegram cannot be reached (network
 // errors, 5xx, after the sender's own retries of each request) are not
@@ -83,6 +83,12 @@
 // within the session's idle time), and the engine hands back the turn's
 // recorded replies (pieces that went out before the trouble go out again).
 // Replies Telegram refuses (400) are logged and dropped.
+//
+// The inbox counts the two kinds of failed tries apart, each against its
+// own bound. A store blip on the replay after failed sends is one failed
+// turn: the update is tried again and its recorded replies go out once the
+// store answers, instead of an apology for a turn that was applied. A try
+// whose turn goes through starts the count of failed turns again.
 //
 // # Sending
 //

@@ -164,6 +164,10 @@ type rig struct {
 	cfg     Config
 	gate    *gate
 	opts    Options
+	store   bot.StateStore // the engine's
+
+	engineCfg func(*bot.Config) // adjusts the engine's configuration
+	observe   func(updateID int64)
 
 	mu          sync.Mutex
 	unreachable []bot.Conversation
@@ -174,6 +178,12 @@ type rigOption func(*rig)
 func webhookMode(r *rig) { r.cfg.WebhookSecret = "s3cret_token-OK" }
 
 func withConfig(f func(*Config)) rigOption { return func(r *rig) { f(&r.cfg) } }
+
+func withEngine(f func(*bot.Config)) rigOption { return func(r *rig) { r.engineCfg = f } }
+
+// withObserve sees each update's replies as they are handed to the sender
+// (set before the channel starts).
+func withObserve(f func(updateID int64)) rigOption { return func(r *rig) { r.observe = f } }
 
 func newRig(t testing.TB, backend string, opts ...rigOption) *rig {
 	t.Helper()
@@ -244,13 +254,18 @@ func (r *rig) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.engine, err = bot.New(bot.Config{
+	r.store = st
+	ecfg := bot.Config{
 		Store: st, Catalog: cat, Vocabulary: vocab,
 		Dialogs:      []bot.Dialog{form{}, answers{gate: r.gate}},
 		Understander: words{},
 		Menu:         []string{"form", "ans", "operator"},
 		Office:       "Comune di Prova",
-	})
+	}
+	if r.engineCfg != nil {
+		r.engineCfg(&ecfg)
+	}
+	r.engine, err = bot.New(ecfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,6 +281,7 @@ func (r *rig) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.ch.observe = r.observe
 	if r.hook != nil {
 		r.hook.Config.Handler = r.ch.WebhookHandler()
 		if r.hook.URL == "" {
@@ -370,6 +386,36 @@ func (r *rig) queued(chat int64) int {
 		return n
 	}
 	return 0
+}
+
+// headFails returns the failed tries the inbox holds for chat's oldest
+// queued update; false when nothing is queued for chat.
+func (r *rig) headFails(chat int64) (failures, bool) {
+	switch in := r.opts.Inbox.(type) {
+	case *redisInbox:
+		ctx := context.Background()
+		ids, err := in.rdb.ZRange(ctx, in.key("q", fmt.Sprint(chat)), 0, 0).Result()
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if len(ids) == 0 {
+			return failures{}, false
+		}
+		turn, _ := in.rdb.HGet(ctx, in.key("n"), ids[0]).Int()
+		send, _ := in.rdb.HGet(ctx, in.key("ns"), ids[0]).Int()
+		return failures{Turn: turn, Send: send}, true
+	case *boltInbox:
+		c, err := in.head(chat)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if c == nil {
+			return failures{}, false
+		}
+		return c.Fails, true
+	}
+	r.t.Fatalf("unknown inbox %T", r.opts.Inbox)
+	return failures{}, false
 }
 
 func botMessages(all []fakeapi.Message) []fakeapi.Message {

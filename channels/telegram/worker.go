@@ -122,15 +122,16 @@ func (c *Chan) process(ctx context.Context, cl *claim) *claim {
 	replies, err := c.engine.Handle(ctx, a.in)
 	if err != nil {
 		if errors.Is(err, bot.ErrStopping) {
-			c.release(ctx, cl, 0, false)
+			c.release(ctx, cl, 0, cl.Fails)
 			return nil
 		}
 		transient := errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrBusy) || errors.Is(err, store.ErrLeaseLost)
-		if transient && cl.Attempts+1 < c.cfg.MaxAttempts {
-			// Nothing of the turn was kept: try the update again shortly
-			// rather than apologise for a blip.
+		if transient && cl.Fails.Turn+1 < c.cfg.MaxAttempts {
+			// Nothing of the turn was kept (or, on a replay, nothing was
+			// read): try the update again shortly rather than apologise
+			// for a blip. Failed sends before it do not count here.
 			c.metrics.update("retried", 1)
-			c.release(ctx, cl, c.backoff(cl.Attempts), true)
+			c.release(ctx, cl, c.backoff(cl.Fails.Turn), failures{Turn: cl.Fails.Turn + 1, Send: cl.Fails.Send})
 			return nil
 		}
 		// The engine's apology is in replies: send it, and let the citizen
@@ -138,6 +139,13 @@ func (c *Chan) process(ctx context.Context, cl *claim) *claim {
 		c.metrics.update("failed", 1)
 	} else {
 		c.metrics.update("handled", 1)
+	}
+	// The failed tries the update has if its replies cannot be sent: one
+	// more failed send; and, when the turn went through this time, no
+	// failed turn in a row any more.
+	sendFailed := failures{Turn: cl.Fails.Turn, Send: cl.Fails.Send + 1}
+	if err == nil {
+		sendFailed.Turn = 0
 	}
 	var calls []*call
 	if a.cb != nil && a.cbMsg != nil {
@@ -158,21 +166,21 @@ func (c *Chan) process(ctx context.Context, cl *claim) *claim {
 	case errors.Is(err, errStopping):
 		// Shut down before the replies went out: leave the update queued;
 		// the next start replays the turn's recorded replies.
-		c.release(ctx, cl, 0, false)
+		c.release(ctx, cl, 0, cl.Fails)
 		return nil
-	case errors.Is(err, errGaveUp) && cl.Attempts+1 < c.cfg.MaxSendAttempts:
+	case errors.Is(err, errGaveUp) && sendFailed.Send < c.cfg.MaxSendAttempts:
 		// Telegram could not be reached for a while. The turn is kept
 		// with its replies (Inbound.ID): try the update again later, and
 		// the engine hands back the same replies without a second effect.
-		delay := c.backoff(cl.Attempts)
+		delay := c.backoff(cl.Fails.Send)
 		c.log.Warn("replies not delivered; the update will be tried again", slog.Int64("update_id", cl.UpdateID),
-			slog.Int("attempt", cl.Attempts+1), slog.Duration("delay", delay), slog.Any("error", err))
+			slog.Int("attempt", sendFailed.Send), slog.Duration("delay", delay), slog.Any("error", err))
 		c.metrics.update("retried", 1)
-		c.release(ctx, cl, delay, true)
+		c.release(ctx, cl, delay, sendFailed)
 		return nil
 	case errors.Is(err, errGaveUp):
 		c.log.Error("dropping replies that could not be delivered", slog.Int64("update_id", cl.UpdateID),
-			slog.Int("attempts", cl.Attempts+1), slog.String("conv", chatHash(a.chat)), slog.Any("error", err))
+			slog.Int("attempts", sendFailed.Send), slog.String("conv", chatHash(a.chat)), slog.Any("error", err))
 	case err != nil && !errors.Is(err, errUnreachable):
 		// Telegram refused a request (400): sending it again would fail
 		// the same way.
@@ -220,7 +228,7 @@ func (c *Chan) settle(ctx context.Context, cl *claim, reachable bool) *claim {
 		next, err := c.inbox.done(ctx, cl, c.cfg.Lease, reachable)
 		if err == nil {
 			if next != nil && c.stopped() {
-				c.release(ctx, next, 0, false)
+				c.release(ctx, next, 0, next.Fails)
 				return nil
 			}
 			return next
@@ -249,9 +257,10 @@ func (c *Chan) pause(d time.Duration) bool {
 	}
 }
 
-// release frees the chat and keeps the update for later.
-func (c *Chan) release(ctx context.Context, cl *claim, delay time.Duration, counted bool) {
-	if err := c.inbox.retry(ctx, cl, delay, counted); err != nil && !errors.Is(err, errLeaseLost) {
+// release frees the chat and keeps the update for later, with fails as its
+// failed tries.
+func (c *Chan) release(ctx context.Context, cl *claim, delay time.Duration, fails failures) {
+	if err := c.inbox.retry(ctx, cl, delay, fails); err != nil && !errors.Is(err, errLeaseLost) {
 		c.log.Warn("could not release an update", slog.Int64("update_id", cl.UpdateID), slog.Any("error", err))
 	}
 }
