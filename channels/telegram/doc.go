@@ -51,7 +51,11 @@
 //     confirms it with the next getUpdates offset (the library's own loop
 //     confirms updates before they are handled, so the poller makes that one
 //     request itself). A request without the right
-//     X-Telegram-Bot-Api-Secret-Token gets 401 before its body is read.
+//     X-Telegram-Bot-Api-Secret-Token gets 401 before its body is read. An
+//     update that cannot be read but whose update_id can is logged and
+//     skipped, and acknowledged the same way (200, or the next offset), so
+//     Telegram does not deliver it again; a webhook body that is not an
+//     update at all (not JSON, no update_id) gets 400.
 //  3. Workers (Config.Workers) claim a chat under a renewable lease and
 //     handle its updates one at a time, in update_id order; different chats
 //     run in parallel, on any replica.

@@ -110,10 +110,20 @@ func FuzzReadHead(f *testing.F) {
 	f.Add([]byte(`{"update_id":6,"callback_query":{"from":{"id":3}}}`))
 	f.Add([]byte(`{"update_id":0}`))
 	f.Add([]byte(`not json`))
+	f.Add([]byte(`{"update_id":7,"message":{"chat":{"id":"x"}}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		it, err := readHead(raw)
 		if err == nil && it.UpdateID <= 0 {
 			t.Fatalf("Got(readHead) = %+v without error, want an error for update_id <= 0", it)
+		}
+		// What the webhook acknowledges (200) is what has an update_id:
+		// the update itself, or one it skips.
+		id := updateID(raw)
+		if err == nil && id != it.UpdateID {
+			t.Fatalf("Got(updateID) = %d, want %d as readHead reads it", id, it.UpdateID)
+		}
+		if id > 0 && !json.Valid(raw) {
+			t.Fatalf("Got(updateID(%q)) = %d, want 0 for a body that is not JSON", raw, id)
 		}
 	})
 }
