@@ -351,6 +351,9 @@ func checkAPI(t *testing.T, fake *fakeAPI, presses int) {
 	if got := len(fake.calls("answerCallbackQuery")); got != presses {
 		t.Errorf("Got(answerCallbackQuery calls) = %d, want %d (one per press)", got, presses)
 	}
+	// Every message is paced (about one a second per chat): how many
+	// there were is most of how long the citizen waited.
+	t.Logf("sent %d messages and %d documents", len(fake.calls("sendMessage")), len(fake.calls("sendDocument")))
 }
 
 // codeIn returns the booking or waitlist code a message gives.
@@ -433,9 +436,12 @@ func TestTelegramEndToEnd(t *testing.T) {
 			c.say("/lingua")
 			choice := c.next("the language buttons", withButton("lang:en"))
 			c.press(choice, "lang:en")
+			// A turn's replies are one message where they can be: no
+			// pause of the per-chat pacing between the confirmation and
+			// the menu.
 			switched := c.expect("the English confirmation and menu", withButton("menu:faq"))
-			if got := switched[0].Text; !strings.Contains(got, "continue in English") {
-				t.Errorf("Got(after lang:en) = %q, want the English confirmation", got)
+			if got := switched[0].Text; len(switched) != 1 || !strings.Contains(got, "continue in English") {
+				t.Errorf("Got(after lang:en) = %v, want one message: the English confirmation with the menu", switched)
 			}
 
 			// A question in the citizen's own words.
@@ -471,18 +477,20 @@ func TestTelegramEndToEnd(t *testing.T) {
 			resident := c.next("the residence question", withButton("book:res:yes"))
 			c.press(resident, "book:res:yes")
 			summary := c.expect("the summary", withButton("book:confirm"))
-			if text := summary[0].Text; !strings.Contains(text, "Mario Rossi") || !strings.Contains(text, "RSSMRA80A01H501U") ||
+			if text := summary[0].Text; len(summary) != 1 || !strings.Contains(text, "Mario Rossi") || !strings.Contains(text, "RSSMRA80A01H501U") ||
 				!strings.Contains(text, slot.Text) || !strings.Contains(text, "Sede centrale") {
-				t.Errorf("Got(summary) = %q, want the name, the fiscal code, %s at Sede centrale", text, slot.Text)
+				t.Errorf("Got(summary) = %v, want one message: the name, the fiscal code, %s at Sede centrale and the question", summary, slot.Text)
 			}
 			c.press(summary[len(summary)-1], "book:confirm")
+			// The confirmation and the calendar line are one message, the
+			// file follows it.
 			done := c.expect("the calendar file", isDocument)
 			code := codeIn(t, done[0])
 			if !strings.Contains(done[0].Text, "What to bring") || !strings.Contains(done[0].Text, slot.Text) {
 				t.Errorf("Got(confirmation) = %q, want the time and what to bring", done[0].Text)
 			}
-			if got := done[len(done)-2].Text; got != "Add the appointment to your calendar:" {
-				t.Errorf("Got(text before the file) = %q, want the calendar line", got)
+			if len(done) != 2 || !strings.HasSuffix(done[0].Text, "\n\nAdd the appointment to your calendar:") {
+				t.Errorf("Got(confirmation) = %v, want one message ending with the calendar line, then the file", done)
 			}
 			checkCalendar(t, done[len(done)-1], "CIE-appointment-"+code+".ics", code, false)
 

@@ -44,7 +44,7 @@ type Config struct {
 	IdlePoll     time.Duration // how often idle workers look for work queued elsewhere [500ms]
 	PollTimeout  time.Duration // getUpdates long-poll timeout [50s]
 	DedupeTTL    time.Duration // how long an update_id is remembered [25h]
-	MaxAttempts  int           // tries of an update whose turn fails on the store [4]
+	MaxAttempts  int           // tries in a row of an update whose turn fails on the store [4]
 	// RetryBackoff is the first pause before a request that failed for a
 	// transient reason (network, 5xx) is made again; later pauses grow
 	// [200ms].

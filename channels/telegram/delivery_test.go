@@ -4,9 +4,11 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"sportello/bot"
 	"sportello/channels/telegram/internal/fakeapi"
 )
 
@@ -183,5 +185,88 @@ func (r *rig) waitHeld(chat int64) {
 			r.t.Fatalf("the sender holds no message for chat %d during a pause", chat)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestStoreBlipAfterSendFailures: an applied turn's replies could not be
+// sent, MaxAttempts-1 times (Telegram unreachable); on the next try the
+// store is busy for a moment (another replica holds the conversation).
+// That try's failure is a failed turn, not one more failed send, and the
+// failed sends do not count against the turn: the update is tried again,
+// the turn's recorded replies reach the citizen once, and no apology is
+// sent for a turn that was applied.
+func TestStoreBlipAfterSendFailures(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			const maxAttempts = 4
+			var (
+				mu      sync.Mutex
+				handed  = map[int64]int{}
+				third   = make(chan struct{})
+				holding = make(chan struct{})
+			)
+			r := newRig(t, backend,
+				withConfig(fastRetries),
+				withConfig(func(c *Config) { c.MaxAttempts = maxAttempts }),
+				withEngine(func(c *bot.Config) { c.TurnTimeout = 300 * time.Millisecond }),
+				withObserve(func(id int64) {
+					mu.Lock()
+					handed[id]++
+					n := handed[id]
+					mu.Unlock()
+					if n == maxAttempts-1 {
+						// The last replay whose replies fail is handed to
+						// the sender: the conversation is taken before the
+						// next try.
+						third <- struct{}{}
+						<-holding
+					}
+				}))
+			chat := citizen.ID
+			r.fake.Text(citizen, "ciao")
+			menu := lastWithButton(t, r.waitBot(chat, 1), "menu:form")
+			if _, err := r.fake.Press(citizen, menu.ID, "menu:form"); err != nil {
+				t.Fatal(err)
+			}
+			r.waitBot(chat, 2)
+			r.settled(chat)
+
+			const failed = (maxAttempts - 1) * maxTries
+			r.fake.Fail("sendMessage", chat, http.StatusBadGateway, "Bad Gateway", 0, failed)
+			r.fake.Text(citizen, "Giulia")
+			<-third
+			ctx := context.Background()
+			lease, err := r.store.Acquire(ctx, Channel+":4242", time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			close(holding)
+			// Wait for the failed turn to be recorded (or, wrongly, for
+			// the update to be settled), then give the conversation back.
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				f, queued := r.headFails(chat)
+				if !queued || f.Turn > 0 {
+					if queued && f.Send != maxAttempts-1 {
+						t.Errorf("Got(failed sends after a failed turn) = %d, want %d", f.Send, maxAttempts-1)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("Got(failures of the update) = %+v, want a failed turn recorded", f)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if err := r.store.Release(ctx, lease); err != nil {
+				t.Fatal(err)
+			}
+			msgs := r.waitBot(chat, 3)
+			r.settled(chat)
+			if got := msgs[2].Text; got != "form: confirm Giulia?" || len(msgs) != 3 {
+				t.Errorf("Got(replies after the outage and the blip) = %s, want the recorded %q once and no apology", texts(msgs[2:]), "form: confirm Giulia?")
+			}
+			if n := countStatus(r.fake.Calls(), "sendMessage", chat, http.StatusBadGateway); n != failed {
+				t.Errorf("Got(failed sends) = %d, want %d", n, failed)
+			}
+		})
 	}
 }

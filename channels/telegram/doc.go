@@ -13,6 +13,18 @@
 // on is edited: its keyboard removed and the choice written under it, so a
 // stale button cannot be pressed twice.
 //
+// A turn's consecutive replies are joined into one message, a blank line
+// between their texts, where that is faithful to them: a reply with buttons
+// or files ends a message (the buttons under it, the files after it), a
+// reply with files and no text is not joined, and the joined text fits one
+// message with room for the "✓ label" mark under it. Every message is paced
+// (about one a second per chat), so "All right, let's continue in English."
+// and the menu, a booking's summary and its question, or the confirmation
+// and the line its calendar file comes with reach the citizen at once
+// rather than seconds apart. Pushes are laid out the same way. The layout
+// depends only on the replies (and the catalog), so a replay of an update's
+// recorded replies sends the same messages.
+//
 // # Conversations
 //
 // A private chat is one conversation (User = the chat id), with the
@@ -39,7 +51,11 @@
 //     confirms it with the next getUpdates offset (the library's own loop
 //     confirms updates before they are handled, so the poller makes that one
 //     request itself). A request without the right
-//     X-Telegram-Bot-Api-Secret-Token gets 401 before its body is read.
+//     X-Telegram-Bot-Api-Secret-Token gets 401 before its body is read. An
+//     update that cannot be read but whose update_id can is logged and
+//     skipped, and acknowledged the same way (200, or the next offset), so
+//     Telegram does not deliver it again; a webhook body that is not an
+//     update at all (not JSON, no update_id) gets 400.
 //  3. Workers (Config.Workers) claim a chat under a renewable lease and
 //     handle its updates one at a time, in update_id order; different chats
 //     run in parallel, on any replica.
@@ -61,8 +77,8 @@
 // lease of Config.Lease (60 s) comfortably meets.
 //
 // A turn that fails on the store (unavailable, busy) keeps nothing, so the
-// update is tried again after a backoff, up to Config.MaxAttempts; the last
-// try sends the engine's apology.
+// update is tried again after a backoff, up to Config.MaxAttempts tries in a
+// row; the last sends the engine's apology.
 //
 // Replies that cannot be sent because Telegram cannot be reached (network
 // errors, 5xx, after the sender's own retries of each request) are not
@@ -71,6 +87,12 @@
 // within the session's idle time), and the engine hands back the turn's
 // recorded replies (pieces that went out before the trouble go out again).
 // Replies Telegram refuses (400) are logged and dropped.
+//
+// The inbox counts the two kinds of failed tries apart, each against its
+// own bound. A store blip on the replay after failed sends is one failed
+// turn: the update is tried again and its recorded replies go out once the
+// store answers, instead of an apology for a turn that was applied. A try
+// whose turn goes through starts the count of failed turns again.
 //
 // # Sending
 //

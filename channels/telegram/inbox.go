@@ -29,9 +29,9 @@ type Inbox interface {
 	// next one under the same lease, otherwise nil and the chat is free.
 	// reachable clears the chat's unreachable mark in the same step.
 	done(ctx context.Context, c *claim, lease time.Duration, reachable bool) (*claim, error)
-	// retry frees the chat, keeping the update for another try after delay;
-	// counted adds one to the update's failed attempts.
-	retry(ctx context.Context, c *claim, delay time.Duration, counted bool) error
+	// retry frees the chat, keeping the update for another try after delay
+	// with fails as its failed tries.
+	retry(ctx context.Context, c *claim, delay time.Duration, fails failures) error
 	// extend renews the lease of a claim still being worked on.
 	extend(ctx context.Context, c *claim, lease time.Duration) error
 	// setUnreachable marks or clears a chat the bot cannot write to.
@@ -51,8 +51,18 @@ type item struct {
 // claim is an update a worker holds.
 type claim struct {
 	item
-	Attempts int
-	token    string
+	Fails failures
+	token string
+}
+
+// failures are an update's failed tries, counted apart by kind since each
+// kind has its own bound: a try whose turn failed on the store changed
+// nothing, while a try whose replies could not be sent applied the turn,
+// and the next try replays its recorded replies. A store blip on that
+// replay is one failed turn, whatever number of sends failed before it.
+type failures struct {
+	Turn int // tries in a row whose turn failed on the store (Config.MaxAttempts)
+	Send int // tries whose replies could not be delivered (Config.MaxSendAttempts)
 }
 
 // errLeaseLost: another worker took the chat after our lease ran out.

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -23,8 +24,12 @@ import (
 // Bucket "telegram" holds:
 //
 //	seen:        update_id -> expiry (unix ms)
-//	q:           chat ‖ update_id -> attempts (4 bytes) ‖ raw update
+//	q:           chat ‖ update_id -> failed sends (2 bytes) ‖ failed turns (2 bytes) ‖ raw update
 //	unreachable: chat -> empty
+//
+// The two counts share the 4 bytes that earlier versions kept one count of
+// attempts in (big-endian, small): a record they queued reads as that many
+// failed turns.
 type boltInbox struct {
 	db  *bolt.DB
 	now func() time.Time
@@ -175,8 +180,8 @@ func (b *boltInbox) head(chat int64) (*claim, error) {
 			return nil
 		}
 		c = &claim{
-			item:     item{UpdateID: int64(binary.BigEndian.Uint64(k[8:])), Chat: chat, Raw: append([]byte(nil), v[4:]...)},
-			Attempts: int(binary.BigEndian.Uint32(v[:4])),
+			item:  item{UpdateID: int64(binary.BigEndian.Uint64(k[8:])), Chat: chat, Raw: append([]byte(nil), v[4:]...)},
+			Fails: decodeFails(v[:4]),
 		}
 		return nil
 	})
@@ -282,26 +287,25 @@ func (b *boltInbox) done(_ context.Context, c *claim, lease time.Duration, reach
 	return b.headOrFree(c.Chat, c.token, lease)
 }
 
-func (b *boltInbox) retry(_ context.Context, c *claim, delay time.Duration, counted bool) error {
+func (b *boltInbox) retry(_ context.Context, c *claim, delay time.Duration, fails failures) error {
 	if !b.holds(c) {
 		return errLeaseLost
 	}
-	err := b.db.Update(func(tx *bolt.Tx) error {
-		if !counted {
-			return nil
+	if fails != c.Fails {
+		err := b.db.Update(func(tx *bolt.Tx) error {
+			q := tx.Bucket(bucketTelegram).Bucket(bucketQueue)
+			k := queueKey(c.Chat, c.UpdateID)
+			v := q.Get(k)
+			if len(v) < 4 {
+				return nil
+			}
+			nv := append([]byte(nil), v...)
+			encodeFails(nv[:4], fails)
+			return q.Put(k, nv)
+		})
+		if err != nil {
+			return wrapBolt("retry", err)
 		}
-		q := tx.Bucket(bucketTelegram).Bucket(bucketQueue)
-		k := queueKey(c.Chat, c.UpdateID)
-		v := q.Get(k)
-		if len(v) < 4 {
-			return nil
-		}
-		nv := append([]byte(nil), v...)
-		binary.BigEndian.PutUint32(nv[:4], binary.BigEndian.Uint32(v[:4])+1)
-		return q.Put(k, nv)
-	})
-	if err != nil {
-		return wrapBolt("retry", err)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -310,6 +314,18 @@ func (b *boltInbox) retry(_ context.Context, c *claim, delay time.Duration, coun
 		b.due[c.Chat] = b.now().Add(delay)
 	}
 	return nil
+}
+
+// decodeFails reads a record's counts of failed tries.
+func decodeFails(h []byte) failures {
+	return failures{Send: int(binary.BigEndian.Uint16(h[:2])), Turn: int(binary.BigEndian.Uint16(h[2:4]))}
+}
+
+// encodeFails writes the counts of failed tries into a record's first 4
+// bytes. Each is bounded by its Config limit, far below 2¹⁶.
+func encodeFails(h []byte, f failures) {
+	binary.BigEndian.PutUint16(h[:2], uint16(min(max(f.Send, 0), math.MaxUint16)))
+	binary.BigEndian.PutUint16(h[2:4], uint16(min(max(f.Turn, 0), math.MaxUint16)))
 }
 
 func (b *boltInbox) extend(_ context.Context, c *claim, lease time.Duration) error {

@@ -18,7 +18,8 @@ import (
 //	<prefix>:{<prefix>:telegram}:seen:<update_id>  dedupe mark, expiring
 //	<prefix>:{<prefix>:telegram}:q:<chat>          ZSET of queued update_ids
 //	<prefix>:{<prefix>:telegram}:u                 HASH update_id -> raw update
-//	<prefix>:{<prefix>:telegram}:n                 HASH update_id -> failed attempts
+//	<prefix>:{<prefix>:telegram}:n                 HASH update_id -> failed turns in a row
+//	<prefix>:{<prefix>:telegram}:ns                HASH update_id -> failed sends
 //	<prefix>:{<prefix>:telegram}:ready             ZSET chat -> ms when it may be claimed
 //	<prefix>:{<prefix>:telegram}:owner             HASH chat -> lease token
 //	<prefix>:{<prefix>:telegram}:unreachable       SET of chats that blocked the bot
@@ -62,9 +63,10 @@ end
 return added
 `)
 
-// claimScript: KEYS = ready, owner, u, n. ARGV = now ms, lease ms, token,
-// queue key prefix. The chat's queue key is built here (same hash tag).
-// Reply: {1, chat, id, raw, attempts} | {0, ms until next due or -1}.
+// claimScript: KEYS = ready, owner, u, n, ns. ARGV = now ms, lease ms,
+// token, queue key prefix. The chat's queue key is built here (same hash
+// tag). Reply: {1, chat, id, raw, failed turns, failed sends} | {0, ms until
+// next due or -1}.
 var claimScript = redis.NewScript(`
 for _ = 1, 10 do
   local c = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1)
@@ -82,20 +84,23 @@ for _ = 1, 10 do
     redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), chat)
     redis.call('HSET', KEYS[2], chat, ARGV[3])
     local id = head[1]
-    return {1, chat, id, redis.call('HGET', KEYS[3], id) or '', redis.call('HGET', KEYS[4], id) or '0'}
+    return {1, chat, id, redis.call('HGET', KEYS[3], id) or '', redis.call('HGET', KEYS[4], id) or '0',
+      redis.call('HGET', KEYS[5], id) or '0'}
   end
 end
 return {0, 0}
 `)
 
-// doneScript: KEYS = ready, owner, u, n, q, unreachable. ARGV = chat, token,
-// id, now ms, lease ms, clear-unreachable flag.
-// Reply: {-1} lease lost | {0} chat empty | {1, id, raw, attempts}.
+// doneScript: KEYS = ready, owner, u, n, q, unreachable, ns. ARGV = chat,
+// token, id, now ms, lease ms, clear-unreachable flag.
+// Reply: {-1} lease lost | {0} chat empty | {1, id, raw, failed turns,
+// failed sends}.
 var doneScript = redis.NewScript(`
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return {-1} end
 redis.call('ZREM', KEYS[5], ARGV[3])
 redis.call('HDEL', KEYS[3], ARGV[3])
 redis.call('HDEL', KEYS[4], ARGV[3])
+redis.call('HDEL', KEYS[7], ARGV[3])
 if ARGV[6] == '1' then redis.call('SREM', KEYS[6], ARGV[1]) end
 local head = redis.call('ZRANGE', KEYS[5], 0, 0)
 if #head == 0 then
@@ -105,14 +110,21 @@ if #head == 0 then
 end
 redis.call('ZADD', KEYS[1], tonumber(ARGV[4]) + tonumber(ARGV[5]), ARGV[1])
 local id = head[1]
-return {1, id, redis.call('HGET', KEYS[3], id) or '', redis.call('HGET', KEYS[4], id) or '0'}
+return {1, id, redis.call('HGET', KEYS[3], id) or '', redis.call('HGET', KEYS[4], id) or '0',
+  redis.call('HGET', KEYS[7], id) or '0'}
 `)
 
-// retryScript: KEYS = ready, owner, n. ARGV = chat, token, id, due ms,
-// counted flag.
+// retryScript: KEYS = ready, owner, n, ns. ARGV = chat, token, id, due ms,
+// failed turns, failed sends.
 var retryScript = redis.NewScript(`
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return -1 end
-if ARGV[5] == '1' then redis.call('HINCRBY', KEYS[3], ARGV[3], 1) end
+for i = 0, 1 do
+  if ARGV[5 + i] == '0' then
+    redis.call('HDEL', KEYS[3 + i], ARGV[3])
+  else
+    redis.call('HSET', KEYS[3 + i], ARGV[3], ARGV[5 + i])
+  end
+end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
@@ -145,7 +157,7 @@ func (r *redisInbox) add(ctx context.Context, items []item, ttl time.Duration) (
 
 func (r *redisInbox) claim(ctx context.Context, lease time.Duration) (*claim, time.Duration, error) {
 	token := store.NewToken()
-	res, err := claimScript.Run(ctx, r.rdb, []string{r.key("ready"), r.key("owner"), r.key("u"), r.key("n")},
+	res, err := claimScript.Run(ctx, r.rdb, []string{r.key("ready"), r.key("owner"), r.key("u"), r.key("n"), r.key("ns")},
 		time.Now().UnixMilli(), lease.Milliseconds(), token, r.key("q", "")).Slice()
 	if err != nil {
 		return nil, 0, wrapRedis(ctx, "claim", err)
@@ -171,8 +183,9 @@ func parseClaim(chat int64, token string, res []any) (*claim, error) {
 		return nil, fmt.Errorf("telegram: inbox: bad update id %v", res[0])
 	}
 	raw, _ := res[1].(string)
-	attempts, _ := strconv.Atoi(fmt.Sprint(res[2]))
-	return &claim{item: item{UpdateID: id, Chat: chat, Raw: []byte(raw)}, Attempts: attempts, token: token}, nil
+	turn, _ := strconv.Atoi(fmt.Sprint(res[2]))
+	send, _ := strconv.Atoi(fmt.Sprint(res[3]))
+	return &claim{item: item{UpdateID: id, Chat: chat, Raw: []byte(raw)}, Fails: failures{Turn: turn, Send: send}, token: token}, nil
 }
 
 func (r *redisInbox) done(ctx context.Context, c *claim, lease time.Duration, reachable bool) (*claim, error) {
@@ -182,7 +195,7 @@ func (r *redisInbox) done(ctx context.Context, c *claim, lease time.Duration, re
 		flag = "1"
 	}
 	res, err := doneScript.Run(ctx, r.rdb,
-		[]string{r.key("ready"), r.key("owner"), r.key("u"), r.key("n"), r.key("q", chat), r.key("unreachable")},
+		[]string{r.key("ready"), r.key("owner"), r.key("u"), r.key("n"), r.key("q", chat), r.key("unreachable"), r.key("ns")},
 		chat, c.token, c.UpdateID, time.Now().UnixMilli(), lease.Milliseconds(), flag).Slice()
 	if err != nil {
 		return nil, wrapRedis(ctx, "done", err)
@@ -196,13 +209,9 @@ func (r *redisInbox) done(ctx context.Context, c *claim, lease time.Duration, re
 	return parseClaim(c.Chat, c.token, res[1:])
 }
 
-func (r *redisInbox) retry(ctx context.Context, c *claim, delay time.Duration, counted bool) error {
-	flag := "0"
-	if counted {
-		flag = "1"
-	}
-	n, err := retryScript.Run(ctx, r.rdb, []string{r.key("ready"), r.key("owner"), r.key("n")},
-		c.Chat, c.token, c.UpdateID, time.Now().Add(delay).UnixMilli(), flag).Int()
+func (r *redisInbox) retry(ctx context.Context, c *claim, delay time.Duration, fails failures) error {
+	n, err := retryScript.Run(ctx, r.rdb, []string{r.key("ready"), r.key("owner"), r.key("n"), r.key("ns")},
+		c.Chat, c.token, c.UpdateID, time.Now().Add(delay).UnixMilli(), max(fails.Turn, 0), max(fails.Send, 0)).Int()
 	if err != nil {
 		return wrapRedis(ctx, "retry", err)
 	}

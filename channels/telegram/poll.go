@@ -65,6 +65,7 @@ func (c *Chan) poll() {
 				id := updateID(raw)
 				if id > 0 {
 					last = max(last, id)
+					c.metrics.update("failed", 1)
 				}
 				c.log.Warn("skipping an unreadable update", slog.Int64("update_id", id), slog.Any("error", err))
 				continue

@@ -98,6 +98,16 @@ func (a answers) Start(_ context.Context, t *bot.Turn, arg string) error {
 		t.Say(fmt.Sprintf("private: %v", t.Private()))
 	case "markup":
 		t.Say("<b>not bold</b> & 1 < 2 > 0", bot.Button{ID: "ans:markup", Label: "<i>&</i>"})
+	case "trio":
+		// Three replies, the last with buttons: one message on Telegram.
+		t.Say("trio: uno")
+		t.Say("trio: due")
+		t.Say("trio: tre?", bot.Button{ID: "cmd:menu", Label: "Menu"})
+	case "calendar":
+		// A confirmation, then the line its file comes with.
+		t.Say("calendar: fatto")
+		t.Say("calendar: il file")
+		t.Attach(bot.Attachment{Name: "appuntamento.ics", ContentType: "text/calendar", Data: []byte("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")})
 	default:
 		t.Say("answer: " + arg)
 	}
@@ -110,7 +120,7 @@ func (answers) Prompt(context.Context, *bot.Turn) error   { return nil }
 type words struct{}
 
 func (words) Understand(_, text string) []bot.Match {
-	for _, w := range []string{"long", "booked", "ics", "slow", "who", "markup"} {
+	for _, w := range []string{"long", "booked", "ics", "slow", "who", "markup", "trio", "calendar"} {
 		if strings.Contains(strings.ToLower(text), w) {
 			return []bot.Match{{Dialog: "ans", Arg: w, Label: w, Score: 0.9}}
 		}
@@ -154,6 +164,10 @@ type rig struct {
 	cfg     Config
 	gate    *gate
 	opts    Options
+	store   bot.StateStore // the engine's
+
+	engineCfg func(*bot.Config) // adjusts the engine's configuration
+	observe   func(updateID int64)
 
 	mu          sync.Mutex
 	unreachable []bot.Conversation
@@ -164,6 +178,12 @@ type rigOption func(*rig)
 func webhookMode(r *rig) { r.cfg.WebhookSecret = "s3cret_token-OK" }
 
 func withConfig(f func(*Config)) rigOption { return func(r *rig) { f(&r.cfg) } }
+
+func withEngine(f func(*bot.Config)) rigOption { return func(r *rig) { r.engineCfg = f } }
+
+// withObserve sees each update's replies as they are handed to the sender
+// (set before the channel starts).
+func withObserve(f func(updateID int64)) rigOption { return func(r *rig) { r.observe = f } }
 
 func newRig(t testing.TB, backend string, opts ...rigOption) *rig {
 	t.Helper()
@@ -234,13 +254,18 @@ func (r *rig) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.engine, err = bot.New(bot.Config{
+	r.store = st
+	ecfg := bot.Config{
 		Store: st, Catalog: cat, Vocabulary: vocab,
 		Dialogs:      []bot.Dialog{form{}, answers{gate: r.gate}},
 		Understander: words{},
 		Menu:         []string{"form", "ans", "operator"},
 		Office:       "Comune di Prova",
-	})
+	}
+	if r.engineCfg != nil {
+		r.engineCfg(&ecfg)
+	}
+	r.engine, err = bot.New(ecfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,6 +281,7 @@ func (r *rig) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.ch.observe = r.observe
 	if r.hook != nil {
 		r.hook.Config.Handler = r.ch.WebhookHandler()
 		if r.hook.URL == "" {
@@ -360,6 +386,36 @@ func (r *rig) queued(chat int64) int {
 		return n
 	}
 	return 0
+}
+
+// headFails returns the failed tries the inbox holds for chat's oldest
+// queued update; false when nothing is queued for chat.
+func (r *rig) headFails(chat int64) (failures, bool) {
+	switch in := r.opts.Inbox.(type) {
+	case *redisInbox:
+		ctx := context.Background()
+		ids, err := in.rdb.ZRange(ctx, in.key("q", fmt.Sprint(chat)), 0, 0).Result()
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if len(ids) == 0 {
+			return failures{}, false
+		}
+		turn, _ := in.rdb.HGet(ctx, in.key("n"), ids[0]).Int()
+		send, _ := in.rdb.HGet(ctx, in.key("ns"), ids[0]).Int()
+		return failures{Turn: turn, Send: send}, true
+	case *boltInbox:
+		c, err := in.head(chat)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if c == nil {
+			return failures{}, false
+		}
+		return c.Fails, true
+	}
+	r.t.Fatalf("unknown inbox %T", r.opts.Inbox)
+	return failures{}, false
 }
 
 func botMessages(all []fakeapi.Message) []fakeapi.Message {

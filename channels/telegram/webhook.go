@@ -25,7 +25,10 @@ func hashSecret(s string) [32]byte { return sha256.Sum256([]byte(s)) }
 //   - An update is answered 200 only once it is durably in the inbox (or
 //     was already: a redelivery); if the store cannot record it the answer
 //     is 503 and Telegram delivers it again later.
-//   - A body that is not an update gets 400.
+//   - An update that cannot be read, but whose update_id can, is logged and
+//     skipped with a 200, as the poller confirms it: answering anything else
+//     would have Telegram deliver it again for a day.
+//   - A body that is not an update at all (not JSON, no update_id) gets 400.
 //
 // The library's own webhook handler is not used: it answers 200 to a wrong
 // secret and queues updates in memory only.
@@ -54,7 +57,17 @@ func (c *Chan) WebhookHandler() http.Handler {
 		}
 		it, err := readHead(body)
 		if err != nil {
-			http.Error(w, "not a Telegram update", http.StatusBadRequest)
+			id := updateID(body)
+			if id == 0 {
+				http.Error(w, "not a Telegram update", http.StatusBadRequest)
+				return
+			}
+			// An update, but one Sportello cannot read: skip it, as the
+			// poller does, and acknowledge it, or Telegram would deliver
+			// it again and again for a day.
+			c.log.Warn("skipping an unreadable update", slog.Int64("update_id", id), slog.Any("error", err))
+			c.metrics.update("failed", 1)
+			w.WriteHeader(http.StatusOK)
 			return
 		}
 		if it.Chat == 0 {

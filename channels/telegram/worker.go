@@ -1,7 +1,6 @@
 package telegram
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -123,15 +122,16 @@ func (c *Chan) process(ctx context.Context, cl *claim) *claim {
 	replies, err := c.engine.Handle(ctx, a.in)
 	if err != nil {
 		if errors.Is(err, bot.ErrStopping) {
-			c.release(ctx, cl, 0, false)
+			c.release(ctx, cl, 0, cl.Fails)
 			return nil
 		}
 		transient := errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrBusy) || errors.Is(err, store.ErrLeaseLost)
-		if transient && cl.Attempts+1 < c.cfg.MaxAttempts {
-			// Nothing of the turn was kept: try the update again shortly
-			// rather than apologise for a blip.
+		if transient && cl.Fails.Turn+1 < c.cfg.MaxAttempts {
+			// Nothing of the turn was kept (or, on a replay, nothing was
+			// read): try the update again shortly rather than apologise
+			// for a blip. Failed sends before it do not count here.
 			c.metrics.update("retried", 1)
-			c.release(ctx, cl, c.backoff(cl.Attempts), true)
+			c.release(ctx, cl, c.backoff(cl.Fails.Turn), failures{Turn: cl.Fails.Turn + 1, Send: cl.Fails.Send})
 			return nil
 		}
 		// The engine's apology is in replies: send it, and let the citizen
@@ -139,6 +139,13 @@ func (c *Chan) process(ctx context.Context, cl *claim) *claim {
 		c.metrics.update("failed", 1)
 	} else {
 		c.metrics.update("handled", 1)
+	}
+	// The failed tries the update has if its replies cannot be sent: one
+	// more failed send; and, when the turn went through this time, no
+	// failed turn in a row any more.
+	sendFailed := failures{Turn: cl.Fails.Turn, Send: cl.Fails.Send + 1}
+	if err == nil {
+		sendFailed.Turn = 0
 	}
 	var calls []*call
 	if a.cb != nil && a.cbMsg != nil {
@@ -159,21 +166,21 @@ func (c *Chan) process(ctx context.Context, cl *claim) *claim {
 	case errors.Is(err, errStopping):
 		// Shut down before the replies went out: leave the update queued;
 		// the next start replays the turn's recorded replies.
-		c.release(ctx, cl, 0, false)
+		c.release(ctx, cl, 0, cl.Fails)
 		return nil
-	case errors.Is(err, errGaveUp) && cl.Attempts+1 < c.cfg.MaxSendAttempts:
+	case errors.Is(err, errGaveUp) && sendFailed.Send < c.cfg.MaxSendAttempts:
 		// Telegram could not be reached for a while. The turn is kept
 		// with its replies (Inbound.ID): try the update again later, and
 		// the engine hands back the same replies without a second effect.
-		delay := c.backoff(cl.Attempts)
+		delay := c.backoff(cl.Fails.Send)
 		c.log.Warn("replies not delivered; the update will be tried again", slog.Int64("update_id", cl.UpdateID),
-			slog.Int("attempt", cl.Attempts+1), slog.Duration("delay", delay), slog.Any("error", err))
+			slog.Int("attempt", sendFailed.Send), slog.Duration("delay", delay), slog.Any("error", err))
 		c.metrics.update("retried", 1)
-		c.release(ctx, cl, delay, true)
+		c.release(ctx, cl, delay, sendFailed)
 		return nil
 	case errors.Is(err, errGaveUp):
 		c.log.Error("dropping replies that could not be delivered", slog.Int64("update_id", cl.UpdateID),
-			slog.Int("attempts", cl.Attempts+1), slog.String("conv", chatHash(a.chat)), slog.Any("error", err))
+			slog.Int("attempts", sendFailed.Send), slog.String("conv", chatHash(a.chat)), slog.Any("error", err))
 	case err != nil && !errors.Is(err, errUnreachable):
 		// Telegram refused a request (400): sending it again would fail
 		// the same way.
@@ -221,7 +228,7 @@ func (c *Chan) settle(ctx context.Context, cl *claim, reachable bool) *claim {
 		next, err := c.inbox.done(ctx, cl, c.cfg.Lease, reachable)
 		if err == nil {
 			if next != nil && c.stopped() {
-				c.release(ctx, next, 0, false)
+				c.release(ctx, next, 0, next.Fails)
 				return nil
 			}
 			return next
@@ -250,9 +257,10 @@ func (c *Chan) pause(d time.Duration) bool {
 	}
 }
 
-// release frees the chat and keeps the update for later.
-func (c *Chan) release(ctx context.Context, cl *claim, delay time.Duration, counted bool) {
-	if err := c.inbox.retry(ctx, cl, delay, counted); err != nil && !errors.Is(err, errLeaseLost) {
+// release frees the chat and keeps the update for later, with fails as its
+// failed tries.
+func (c *Chan) release(ctx context.Context, cl *claim, delay time.Duration, fails failures) {
+	if err := c.inbox.retry(ctx, cl, delay, fails); err != nil && !errors.Is(err, errLeaseLost) {
 		c.log.Warn("could not release an update", slog.Int64("update_id", cl.UpdateID), slog.Any("error", err))
 	}
 }
@@ -276,87 +284,6 @@ func chatHash(chat int64) string {
 // for each request rather than a shared, mutable package variable.
 func noPreview() *models.LinkPreviewOptions {
 	return &models.LinkPreviewOptions{IsDisabled: tgbot.True()}
-}
-
-// render turns replies into calls: each text in pieces of at most 4096
-// characters with the buttons under the last piece, then the attachments
-// as documents. In a group every message answers the member's message, so
-// it is clear whom it is for (and whose buttons they are).
-func (c *Chan) render(chat int64, replyTo int, replies []bot.Reply, p prio) []*call {
-	var calls []*call
-	var reply *models.ReplyParameters
-	if replyTo != 0 {
-		reply = &models.ReplyParameters{MessageID: replyTo, AllowSendingWithoutReply: true}
-	}
-	for _, r := range c.foldButtons(replies) {
-		for _, b := range r.Buttons {
-			if !usable(b) {
-				c.log.Warn("leaving out a button Telegram cannot show", slog.String("button_id", clip(b.ID, 80)),
-					slog.Bool("has_label", strings.TrimSpace(b.Label) != ""))
-			}
-		}
-		kb := makeKeyboard(r.Buttons)
-		parts := splitText(r.Text, MaxMessageChars)
-		for i, part := range parts {
-			params := &tgbot.SendMessageParams{
-				ChatID:             chat,
-				Text:               escapeHTML(part),
-				ParseMode:          models.ParseModeHTML,
-				LinkPreviewOptions: noPreview(),
-				ReplyParameters:    reply,
-			}
-			if i == len(parts)-1 && kb != nil {
-				params.ReplyMarkup = kb
-			}
-			calls = append(calls, &call{chat: chat, method: "sendMessage", prio: p, paced: true,
-				do: func(ctx context.Context, api *tgbot.Bot) error {
-					_, err := api.SendMessage(ctx, params)
-					return err
-				}})
-		}
-		for i, a := range r.Attachments {
-			var markup models.ReplyMarkup
-			if len(parts) == 0 && i == len(r.Attachments)-1 && kb != nil {
-				markup = kb
-			}
-			calls = append(calls, &call{chat: chat, method: "sendDocument", prio: p, paced: true,
-				do: func(ctx context.Context, api *tgbot.Bot) error {
-					params := &tgbot.SendDocumentParams{
-						ChatID:          chat,
-						Document:        &models.InputFileUpload{Filename: a.Name, Data: bytes.NewReader(a.Data)},
-						ReplyParameters: reply,
-						ReplyMarkup:     markup,
-					}
-					_, err := api.SendDocument(ctx, params)
-					return err
-				}})
-		}
-	}
-	return calls
-}
-
-// foldButtons moves the buttons of a reply that has neither text nor files
-// (Telegram has no message to put them under) to the reply before it.
-// Buttons with nothing before them are logged and left out.
-func (c *Chan) foldButtons(replies []bot.Reply) []bot.Reply {
-	out := make([]bot.Reply, 0, len(replies))
-	for _, r := range replies {
-		if len(r.Buttons) == 0 || strings.TrimSpace(r.Text) != "" || len(r.Attachments) > 0 {
-			out = append(out, r)
-			continue
-		}
-		if len(out) == 0 {
-			ids := make([]string, 0, len(r.Buttons))
-			for _, b := range r.Buttons {
-				ids = append(ids, clip(b.ID, 80))
-			}
-			c.log.Warn("leaving out buttons without a message to show them under", slog.Any("button_ids", ids))
-			continue
-		}
-		prev := &out[len(out)-1]
-		prev.Buttons = append(append([]bot.Button(nil), prev.Buttons...), r.Buttons...)
-	}
-	return out
 }
 
 // clip shortens s to at most n bytes, for logs.
