@@ -13,6 +13,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -125,7 +127,8 @@ type app struct {
 	booking *booking.Service
 	outbox  *push.Outbox
 
-	sched *schedule.Metrics
+	sched  *schedule.Metrics
+	logKey []byte // keys the conversation tags in logs
 
 	// Background loops (timed jobs, push delivery) run until stopLoops.
 	loops   sync.WaitGroup
@@ -144,7 +147,7 @@ func build(ctx context.Context, mode string, getenv func(string) string, logOut 
 		cfg.LogLevel = "warn" // a terminal chat shows only what goes wrong
 	}
 	log := newLogger(cfg, logOut)
-	redis.SetLogger(redisLogger{log}) // go-redis' own messages, in our format
+	redis.SetLogger(&redisLogger{log: log}) // go-redis' own messages, in our format
 
 	c := comune.Demo()
 	if cfg.ComuneFile != "" {
@@ -219,6 +222,11 @@ func (a *app) assemble(ctx context.Context, vocab *bot.Vocabulary, knowledge *fa
 			RenewalDays:      knowledge.Facts.RenewalDays,
 			PaperInvalidFrom: knowledge.Facts.PaperInvalidFrom,
 		}))
+	// One log key for every replica and channel, derived from the PII key,
+	// so a conversation's tag in the logs is the same everywhere.
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("sportello log tags"))
+	a.logKey = m.Sum(nil)
 	a.engine, err = bot.New(bot.Config{
 		Store:        a.store,
 		Catalog:      a.cat,
@@ -287,7 +295,7 @@ func (a *app) background(senders map[string]push.Sender) error {
 // purge. It retries while the store is down (a replica may start during an
 // outage) and checks again now and then (a Redis restarted empty loses it).
 func (a *app) keepSweeping(ctx context.Context) error {
-	wait := time.Duration(0)
+	wait, failing := time.Duration(0), false
 	for {
 		t := time.NewTimer(wait)
 		select {
@@ -298,12 +306,20 @@ func (a *app) keepSweeping(ctx context.Context) error {
 		}
 		if err := a.booking.StartSweeping(ctx, a.store); err != nil {
 			if ctx.Err() == nil {
-				a.log.Warn("schedule the booking sweep; retrying", slog.Any("error", err))
+				// Once per outage at Warn; the retries every 5 s at Debug.
+				level := slog.LevelDebug
+				if !failing {
+					level = slog.LevelWarn
+				}
+				a.log.Log(ctx, level, "could not schedule the booking sweep; retrying", slog.Any("error", err))
 			}
-			wait = 5 * time.Second
+			failing, wait = true, 5*time.Second
 			continue
 		}
-		wait = 5 * time.Minute
+		if failing {
+			a.log.Info("booking sweep scheduled again")
+		}
+		failing, wait = false, 5*time.Minute
 	}
 }
 
@@ -318,11 +334,23 @@ func (a *app) goLoop(name string, run func(context.Context) error) {
 }
 
 // redisLogger sends go-redis' own messages (dial failures, Sentinel) to
-// slog, so that JSON logs stay JSON during an outage.
-type redisLogger struct{ log *slog.Logger }
+// slog, so that JSON logs stay JSON during an outage. During an outage
+// go-redis says the same thing twice a second: one Warn a minute is enough,
+// the rest go to Debug.
+type redisLogger struct {
+	log  *slog.Logger
+	mu   sync.Mutex
+	last time.Time // of the last Warn
+}
 
-func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	r.log.WarnContext(ctx, fmt.Sprintf(format, v...), slog.String("component", "redis"))
+func (r *redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.mu.Lock()
+	level := slog.LevelDebug
+	if now := time.Now(); now.Sub(r.last) >= time.Minute {
+		level, r.last = slog.LevelWarn, now
+	}
+	r.mu.Unlock()
+	r.log.Log(ctx, level, fmt.Sprintf(format, v...), slog.String("component", "redis"))
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -357,6 +385,9 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (state
 	if err := s.Ping(pctx); err != nil {
 		log.Error("redis is not answering yet; turns fail with an apology until it does",
 			slog.String("redis", redisstore.Redacted(cfg.RedisURL)), slog.Any("error", err))
+	} else if err := s.CheckLayout(pctx); err != nil {
+		s.Close()
+		return nil, err
 	} else {
 		log.Info("state store: redis", slog.String("redis", redisstore.Redacted(cfg.RedisURL)), slog.String("prefix", cfg.RedisPrefix))
 	}
@@ -391,11 +422,6 @@ func (a *app) close(ctx context.Context) {
 	}
 }
 
-// shutdownContext is the one deadline the whole shutdown shares.
-func (a *app) shutdownContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
-}
-
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -408,45 +434,44 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil || tgErr != nil {
 		fmt.Fprintf(stderr, "sportello: %v\n", errors.Join(err, tgErr))
 		if a != nil {
-			a.close(context.Background())
+			a.shutdown(a.cfg.ShutdownTimeout, nil)
 		}
 		return 1
 	}
-	closed := false
-	defer func() {
-		if !closed {
-			a.close(context.Background())
-		}
-	}()
+	// Whatever happens from here on, the process stops in order.
+	var tg *telegram.Chan
+	grace := a.cfg.ShutdownTimeout / 4 // for HTTP requests in flight: webhooks only record updates
+	defer func() { a.shutdown(a.cfg.ShutdownTimeout-grace, tg) }()
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "sportello: %v\n", err)
+		return 1
+	}
 
 	srv := server.New(a.cfg.Addr, a.reg, a.store.Ping, a.log)
 	staff, err := admin.New(admin.Config{Token: a.cfg.AdminToken, Service: a.booking, Logger: a.log})
 	if err != nil {
-		fmt.Fprintf(stderr, "sportello: %v\n", err)
-		return 1
+		return fail(err)
 	}
 	srv.Handle("/api/v1/", staff)
-	var tg *telegram.Chan
+	var ch *telegram.Chan
 	if tgOn {
-		if tg, err = newTelegram(tgCfg, a); err != nil {
-			fmt.Fprintf(stderr, "sportello: %v\n", err)
-			return 1
+		if ch, err = newTelegram(tgCfg, a); err != nil {
+			return fail(err)
 		}
 		if path := tgCfg.WebhookPath(); path != "" {
-			srv.Handle(path, tg.WebhookHandler())
+			srv.Handle(path, ch.WebhookHandler())
 		}
 	}
 	l, err := srv.Listen()
 	if err != nil {
-		fmt.Fprintf(stderr, "sportello: %v\n", err)
-		return 1
+		return fail(err)
 	}
 	a.log.Info("http server listening", slog.String("addr", l.Addr().String()))
-	if tg != nil {
+	if ch != nil {
+		tg = ch // shut down on the way out, even if Start fails half way
 		// The socket is open, so webhook deliveries wait for Serve.
-		if err := tg.Start(ctx); err != nil {
-			fmt.Fprintf(stderr, "sportello: %v\n", err)
-			return 1
+		if err := ch.Start(ctx); err != nil {
+			return fail(err)
 		}
 	} else {
 		a.log.Info("no chat channel is configured: set TELEGRAM_BOT_TOKEN, or try `go run . chat` in a terminal")
@@ -456,35 +481,34 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		senders[telegram.Channel] = tg
 	}
 	if err := a.background(senders); err != nil {
-		fmt.Fprintf(stderr, "sportello: %v\n", err)
-		return 1
+		return fail(err)
 	}
 	if a.cfg.AdminToken == "" {
 		a.log.Info("staff API is off: set SPORTELLO_ADMIN_TOKEN to turn it on")
 	}
 
-	// On SIGINT/SIGTERM, within one deadline: stop taking webhook requests
-	// (they only record updates, so a quarter of the time is plenty), stop
-	// the timed jobs and push delivery while the channels can still send,
-	// let Telegram finish the updates it holds, finish the engine's turns,
-	// close the store.
-	serveErr := srv.Serve(ctx, l, a.cfg.ShutdownTimeout/4)
+	if err := srv.Serve(ctx, l, grace); err != nil {
+		a.log.Error("http server stopped", slog.Any("error", err))
+		return 1
+	}
 	a.log.Info("shutting down: finishing turns in flight")
-	sctx, cancel := a.shutdownContext()
+	return 0
+}
+
+// shutdown stops everything in order within d: the timed jobs and push
+// delivery while the channels can still send, then the Telegram channel
+// (its intake and the updates it holds, replies included), then the
+// engine's turns, then the store.
+func (a *app) shutdown(d time.Duration, tg *telegram.Chan) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	a.stopLoops(sctx)
+	a.stopLoops(ctx)
 	if tg != nil {
-		if err := tg.Shutdown(sctx); err != nil {
+		if err := tg.Shutdown(ctx); err != nil {
 			a.log.Error("telegram shutdown", slog.Any("error", err))
 		}
 	}
-	a.close(sctx)
-	closed = true
-	if serveErr != nil {
-		a.log.Error("http server stopped", slog.Any("error", serveErr))
-		return 1
-	}
-	return 0
+	a.close(ctx)
 }
 
 // newTelegram builds the Telegram channel on the app's engine and store.
@@ -494,7 +518,7 @@ func newTelegram(cfg telegram.Config, a *app) (*telegram.Chan, error) {
 		return nil, err
 	}
 	return telegram.New(cfg, telegram.Options{
-		Engine: a.engine, Inbox: inbox, Catalog: a.cat, Logger: a.log, Metrics: a.reg,
+		Engine: a.engine, Inbox: inbox, Catalog: a.cat, Logger: a.log, Metrics: a.reg, LogKey: a.logKey,
 	})
 }
 
@@ -520,11 +544,7 @@ func chat(ctx context.Context, args []string, getenv func(string) string, stdin 
 		fmt.Fprintf(stderr, "sportello: %v\n", err)
 		return 1
 	}
-	defer func() {
-		sctx, cancel := a.shutdownContext()
-		defer cancel()
-		a.close(sctx)
-	}()
+	defer a.shutdown(a.cfg.ShutdownTimeout, nil)
 
 	con := console.New(a.engine, stdin, stdout, console.Options{User: *user, Lang: locale.Normalize(*lang), JSON: *jsonMode})
 	if err := a.background(map[string]push.Sender{a.outbox.Route(con.Conversation()): con}); err != nil {

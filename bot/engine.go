@@ -634,10 +634,14 @@ func isOneShot(d Dialog) bool {
 	return ok && o.OneShot()
 }
 
-// convHash identifies a conversation in logs without its channel user id:
-// a keyed hash, so the id cannot be found by trying candidates.
-func (e *Engine) convHash(c Conversation) string {
-	m := hmac.New(sha256.New, e.cfg.LogKey)
+// convHash identifies a conversation in logs without its channel user id.
+func (e *Engine) convHash(c Conversation) string { return LogTag(e.cfg.LogKey, c) }
+
+// LogTag identifies a conversation in logs without its channel user id: a
+// hash keyed with key, so the id cannot be found by trying candidates, and
+// the same on every replica and channel that share the key.
+func LogTag(key []byte, c Conversation) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(c.Key()))
 	return c.Channel + ":" + hex.EncodeToString(m.Sum(nil)[:6])
 }

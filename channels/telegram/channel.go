@@ -2,6 +2,7 @@ package telegram
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,6 +39,9 @@ type Options struct {
 	// HTTPClient makes the Bot API requests; nil means a client with
 	// sensible timeouts.
 	HTTPClient *http.Client
+	// LogKey keys the conversation tags in logs (bot.LogTag); pass the
+	// engine's. A random key when nil.
+	LogKey []byte
 }
 
 // Chan is the Telegram channel. Start it, mount WebhookHandler in webhook
@@ -50,6 +54,7 @@ type Chan struct {
 	log           *slog.Logger
 	metrics       *metrics
 	onUnreachable func(context.Context, bot.Conversation)
+	logKey        []byte
 	api           *tgbot.Bot
 	httpc         *http.Client
 	send          *sender
@@ -106,11 +111,16 @@ func New(cfg Config, opts Options) (*Chan, error) {
 		log:           log,
 		metrics:       newMetrics(opts.Metrics),
 		onUnreachable: opts.OnUnreachable,
+		logKey:        opts.LogKey,
 		api:           api,
 		httpc:         httpc,
 		wake:          make(chan struct{}, cfg.Workers),
 		stop:          make(chan struct{}),
 		hard:          make(chan struct{}),
+	}
+	if len(c.logKey) == 0 {
+		c.logKey = make([]byte, 32)
+		_, _ = rand.Read(c.logKey)
 	}
 	c.secretHash = hashSecret(cfg.WebhookSecret)
 	c.send = newSender(api, cfg, log, c.metrics, c.blocked)
@@ -236,7 +246,7 @@ func (c *Chan) markUnreachable(ctx context.Context, chat int64) {
 	if err := c.inbox.setUnreachable(ctx, chat, true); err != nil {
 		c.log.Warn("could not record an unreachable chat", slog.Any("error", err))
 	}
-	c.log.Info("citizen unreachable on telegram", slog.String("conv", chatHash(chat)))
+	c.log.Info("citizen unreachable on telegram", slog.String("conv", c.chatTag(chat)))
 	if c.onUnreachable != nil {
 		c.onUnreachable(ctx, bot.Conversation{Channel: Channel, User: strconv.FormatInt(chat, 10)})
 	}

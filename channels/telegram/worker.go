@@ -2,8 +2,6 @@ package telegram
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -180,7 +178,7 @@ func (c *Chan) process(ctx context.Context, cl *claim) *claim {
 		return nil
 	case errors.Is(err, errGaveUp):
 		c.log.Error("dropping replies that could not be delivered", slog.Int64("update_id", cl.UpdateID),
-			slog.Int("attempts", sendFailed.Send), slog.String("conv", chatHash(a.chat)), slog.Any("error", err))
+			slog.Int("attempts", sendFailed.Send), slog.String("conv", c.chatTag(a.chat)), slog.Any("error", err))
 	case err != nil && !errors.Is(err, errUnreachable):
 		// Telegram refused a request (400): sending it again would fail
 		// the same way.
@@ -273,10 +271,10 @@ func langOf(code string) string {
 	return locale.Italian
 }
 
-// chatHash identifies a chat in logs without its id.
-func chatHash(chat int64) string {
-	h := sha256.Sum256([]byte(Channel + ":" + strconv.FormatInt(chat, 10)))
-	return Channel + ":" + hex.EncodeToString(h[:6])
+// chatTag identifies a chat in logs without its id, with the same keyed
+// tag the engine logs for the conversation.
+func (c *Chan) chatTag(chat int64) string {
+	return bot.LogTag(c.logKey, bot.Conversation{Channel: Channel, User: strconv.FormatInt(chat, 10)})
 }
 
 // noPreview asks Telegram not to show a preview of the first link in a

@@ -172,6 +172,12 @@ func (s *Store) Commit(_ context.Context, l *store.Lease, w store.Write) error {
 		cur := s.leases[l.Key]
 		ours := cur != nil && cur.token == l.Token
 		taken := cur != nil && !ours && now.Before(cur.expires)
+		if ours {
+			// Pin the lease while this transaction writes: a lease running
+			// out in the middle of the write must not let another turn load
+			// the state from before it. The deferred release drops it.
+			cur.expires = now.Add(time.Hour)
+		}
 		s.mu.Unlock()
 		if taken {
 			return store.ErrLeaseLost

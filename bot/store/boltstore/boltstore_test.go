@@ -1,8 +1,10 @@
 package boltstore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -129,5 +131,44 @@ func TestSweepDeletesExpired(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLeaseRunningOutDuringCommitLosesNothing: a turn whose lease runs out
+// while its (slow) write is in progress must not let a waiting turn load
+// the state from before that write and then overwrite it.
+func TestLeaseRunningOutDuringCommitLosesNothing(t *testing.T) {
+	s, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	const key = "telegram:1"
+	big := bytes.Repeat([]byte{'A'}, 16<<20) // a write slow enough to outlast the lease
+	for round := range 3 {
+		a, err := s.Acquire(ctx, key, 30*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bLoaded []byte
+		var berr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			b, err := s.Acquire(ctx, key, time.Minute) // waits for A's lease
+			if err != nil {
+				berr = err
+				return
+			}
+			bLoaded = b.Session
+			berr = s.Commit(ctx, b, store.Write{Session: []byte(fmt.Sprintf("B%d", round)), SessionTTL: time.Hour})
+		}()
+		time.Sleep(25 * time.Millisecond) // A reaches its commit just before the lease ends
+		aerr := s.Commit(ctx, a, store.Write{Session: big, SessionTTL: time.Hour})
+		<-done
+		if aerr == nil && berr == nil && !bytes.Equal(bLoaded, big) {
+			t.Fatalf("round %d: both commits succeeded but B never saw A's write: an update was lost", round)
+		}
 	}
 }

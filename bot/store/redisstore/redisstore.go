@@ -279,3 +279,25 @@ func ms(d time.Duration) int64 {
 	}
 	return max(d.Milliseconds(), 1)
 }
+
+// Layout is the version of the key layout this build reads and writes.
+// Change it with any change of key names, hash tags or value formats.
+const Layout = "1"
+
+// CheckLayout records the key layout under the prefix the first time and
+// refuses data written with another layout, which this build would silently
+// not see (bookings missing from the calendar, dedupe marks ignored).
+func (s *Store) CheckLayout(ctx context.Context) error {
+	key := s.prefix + ":layout"
+	if err := s.rdb.SetNX(ctx, key, Layout, 0).Err(); err != nil {
+		return s.wrap(ctx, "layout", err)
+	}
+	got, err := s.rdb.Get(ctx, key).Result()
+	if err != nil {
+		return s.wrap(ctx, "layout", err)
+	}
+	if got != Layout {
+		return fmt.Errorf("redis: the data under prefix %q uses key layout %s, this build uses %s: migrate it, or use another SPORTELLO_REDIS_PREFIX", s.prefix, got, Layout)
+	}
+	return nil
+}

@@ -256,3 +256,20 @@ func TestKeysShareHashSlot(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckLayout(t *testing.T) {
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
+	s := open(t, url, prefix)
+	ctx := context.Background()
+	if err := s.CheckLayout(ctx); err != nil {
+		t.Fatalf("CheckLayout on fresh data = %v", err)
+	}
+	if err := s.CheckLayout(ctx); err != nil {
+		t.Fatalf("CheckLayout again = %v", err)
+	}
+	s.Client().Set(ctx, prefix+":layout", "0", 0)
+	if err := s.CheckLayout(ctx); err == nil || !strings.Contains(err.Error(), "SPORTELLO_REDIS_PREFIX") {
+		t.Errorf("CheckLayout on another layout = %v, want an error naming SPORTELLO_REDIS_PREFIX", err)
+	}
+}
