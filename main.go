@@ -406,6 +406,8 @@ func (a *app) stopLoops(ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
+		// The waiting goroutine ends with the last loop; at exit nobody
+		// waits for it.
 		a.log.Error("shutdown: background loops still running at the deadline")
 	}
 }

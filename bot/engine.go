@@ -184,6 +184,8 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		// The waiting goroutine ends with the last turn (each is bounded
+		// by the turn timeout); at exit nobody waits for it.
 		return fmt.Errorf("bot: shutdown: turns still in flight: %w", ctx.Err())
 	}
 }
@@ -618,8 +620,14 @@ func (e *Engine) run(t *Turn, d Dialog, call func() error) (err error) {
 			e.log.Error("dialog failed", slog.String("dialog", d.Name()), slog.String("step", t.Step()), slog.Any("error", err))
 			e.cfg.Metrics.dialogError(d.Name())
 			if isOneShot(d) {
-				// The flow in progress, if any, is kept: only this answer failed.
-				t.SayT("error.answer", nil)
+				// The flow in progress, if any, is kept: only this answer
+				// failed. Its question is asked again after; without a
+				// flow, the menu is at hand.
+				var buttons []Button
+				if t.Active() == "" {
+					buttons = e.menuButtons(t)
+				}
+				t.SayT("error.answer", nil, buttons...)
 				return
 			}
 			t.End()

@@ -88,7 +88,7 @@ func (j *Janitor) purge(ctx context.Context) {
 		// Stopping.
 	case err != nil && !j.failing:
 		j.failing = true
-		log.Warn("cannot delete expired jobs; will try again", slog.Duration("every", j.cfg.Every), slog.Any("error", err))
+		log.Warn("cannot delete expired jobs; will try again", slog.String("every", j.cfg.Every.String()), slog.Any("error", err))
 	case err != nil:
 		log.Debug("cannot delete expired jobs", slog.Any("error", err))
 	case j.failing:

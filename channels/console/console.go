@@ -50,7 +50,9 @@ type Console struct {
 	lang   string
 	json   bool
 	in     io.Reader
-	attach string // where interactive mode saves attachments
+	attachMu sync.Mutex // guards attach and madeDir
+	attach   string     // where interactive mode saves attachments
+	madeDir  bool       // attach is a folder this console made (and removes)
 
 	mu      sync.Mutex // guards out and choices
 	out     io.Writer
@@ -63,7 +65,8 @@ type Options struct {
 	Lang string // "it", "en" or "" (detect)
 	JSON bool
 	// AttachmentDir is where interactive mode saves attachments (default:
-	// a new private folder in the temporary directory, made on first use).
+	// a new private folder in the temporary directory, made on first use
+	// and removed when Run returns).
 	AttachmentDir string
 }
 
@@ -87,6 +90,7 @@ func (c *Console) Conversation() bot.Conversation {
 // terminal): an io.Reader cannot be interrupted, so callers that pass a pipe
 // close it.
 func (c *Console) Run(ctx context.Context) error {
+	defer c.removeAttachments()
 	lines := make(chan string)
 	readErr := make(chan error, 1)
 	go func() {
@@ -342,6 +346,8 @@ func (c *Console) save(a bot.Attachment) string {
 	if name == "/" || name == "." {
 		name = "attachment"
 	}
+	c.attachMu.Lock() // replies and pushes render from two goroutines
+	defer c.attachMu.Unlock()
 	if c.attach == "" {
 		// A fresh private folder: a shared, predictable one could be
 		// prepared by another user of the machine.
@@ -349,7 +355,7 @@ func (c *Console) save(a bot.Attachment) string {
 		if err != nil {
 			return ""
 		}
-		c.attach = dir
+		c.attach, c.madeDir = dir, true
 	} else if err := os.MkdirAll(c.attach, 0o700); err != nil {
 		return ""
 	}
@@ -358,6 +364,17 @@ func (c *Console) save(a bot.Attachment) string {
 		return ""
 	}
 	return " → " + path
+}
+
+// removeAttachments deletes the folder of saved attachments this console
+// made: they hold the citizen's appointment details.
+func (c *Console) removeAttachments() {
+	c.attachMu.Lock()
+	defer c.attachMu.Unlock()
+	if c.madeDir {
+		_ = os.RemoveAll(c.attach)
+		c.attach, c.madeDir = "", false
+	}
 }
 
 func (c *Console) prompt() { c.printf("> ") }
