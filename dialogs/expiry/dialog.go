@@ -124,7 +124,9 @@ func (d *Dialog) Continue(ctx context.Context, t *bot.Turn) error {
 	if t.Step() == stepExpiry {
 		kind = Future
 	}
-	if t.Step() == stepBirth && d.shortcut(t, t.In.Text, false) {
+	// At the first question, two dates are birth and issue; one date ahead
+	// of today cannot be a birth date: it is the expiry printed on the card.
+	if t.Step() == stepBirth && d.shortcut(t, t.In.Text, true) {
 		return nil
 	}
 	date, err := d.parser.Parse(t.In.Text, kind, today, t.Lang)

@@ -201,7 +201,7 @@ func TestWrongDatesAreExplainedAndAskedAgain(t *testing.T) {
 		{"birth", "31/02/1980", "Controlla il giorno: febbraio 1980 ha 29 giorni."},
 		{"birth", "12/13/1980", "expiry.error.month"},
 		{"birth", "marzo 1980", "expiry.error.incomplete"},
-		{"birth", "12/03/2030", "expiry.error.birth_future"},
+		{"birth", "12/03/2045", "expiry.error.birth_future"}, // too far ahead to be an expiry date
 		{"birth", "12/03/1901", "expiry.error.birth_old"},
 		{"birth", "12/03/1880", "expiry.error.year"},
 		{"birth", "12/3/80 e 5/5/19 e 1/1/20", "expiry.error.several"},
@@ -297,4 +297,17 @@ func TestReminderButtonIsHonest(t *testing.T) {
 	h.begin("it")
 	h.text("sono nato il 12/3/1980 e la carta è del 5/5/2019, quando scade?")
 	bottest.Contains(t, h.press("menu:reminders"), h.cat.Text("it", "menu.unavailable", map[string]any{"Feature": h.cat.Text("it", "menu.reminders", nil)}))
+}
+
+// TestExpiryDateTypedForBirthDate: a date ahead of today at the birth-date
+// question is the expiry printed on the card, and is answered as such.
+func TestExpiryDateTypedForBirthDate(t *testing.T) {
+	h := newHarness(t)
+	h.begin("it")
+	h.text("quando scade la mia carta?")
+	r := h.text("3 marzo 2027")
+	bottest.Contains(t, r, "2027")
+	if strings.Contains(bottest.All(r), h.cat.Text("it", "expiry.error.birth_future", nil)) {
+		t.Errorf("a plausible expiry date at the birth question was refused: %s", bottest.All(r))
+	}
 }
