@@ -108,9 +108,9 @@ func (s *Service) Comune() *comune.Comune { return s.c }
 const endedRetention = 24 * time.Hour
 
 // answerWindow is the least time a citizen gets to answer a confirmation
-// request (the shortest window plan gives: asked a day before, answered 12
-// hours before).
-const answerWindow = 12 * time.Hour
+// request: the shortest window plan gives (the Comune file guarantees
+// confirm_days_before leaves it before min notice).
+const answerWindow = comune.AnswerWindow
 
 // limits returns the Store limits at now for taking a place at office.
 func (s *Service) limits(now time.Time, office string) Limits {
@@ -123,7 +123,7 @@ func (s *Service) limits(now time.Time, office string) Limits {
 		RateWindow:     s.cfg.RateWindow,
 		IdempotencyTTL: s.cfg.IdempotencyTTL,
 		Hold:           time.Duration(b.WaitlistHoldMinutes) * time.Minute,
-		OfferFrom:      now.Add(time.Duration(b.MinNoticeHours) * time.Hour),
+		OfferFrom:      now.Add(s.minNotice()),
 		Retention:      time.Duration(s.c.PIIRetentionDays) * 24 * time.Hour,
 		Ended:          endedRetention,
 		AnswerWindow:   answerWindow,
@@ -145,16 +145,32 @@ func (s *Service) plan(slot Slot, now time.Time) Plan {
 	if n <= 0 {
 		return p
 	}
+	// Asked n days before at the same wall-clock time, answered a day
+	// later, but 12 hours before the appointment at the latest, and no
+	// later than min notice before it: a place released after that could
+	// be neither offered to the waitlist nor booked (the stores apply the
+	// same cap to a request that goes late).
 	ask := slot.Start.In(s.c.Location()).AddDate(0, 0, -n)
+	by := ask.Add(24 * time.Hour)
+	for _, latest := range []time.Time{slot.Start.Add(-12 * time.Hour), slot.Start.Add(-s.minNotice())} {
+		if latest.Before(by) {
+			by = latest
+		}
+	}
+	// The Comune file makes n days leave the answer window; a day
+	// shortened by daylight saving time may not: ask earlier then.
+	if by.Sub(ask) < answerWindow {
+		ask = by.Add(-answerWindow)
+	}
 	if !now.Before(ask) {
 		p.Status = StatusConfirmed // booked inside the window: nothing to ask
 		return p
 	}
-	p.AskAt = ask.UTC()
-	p.ConfirmBy = ask.Add(24 * time.Hour)
-	if latest := slot.Start.Add(-12 * time.Hour); latest.Before(p.ConfirmBy) {
-		p.ConfirmBy = latest
-	}
-	p.ConfirmBy = p.ConfirmBy.UTC()
+	p.AskAt, p.ConfirmBy = ask.UTC(), by.UTC()
 	return p
+}
+
+// minNotice is the Comune's min_notice_hours.
+func (s *Service) minNotice() time.Duration {
+	return time.Duration(s.c.Booking.MinNoticeHours) * time.Hour
 }

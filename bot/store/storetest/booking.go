@@ -263,6 +263,7 @@ func RunBooking(t *testing.T, fresh BookingFresh) {
 		{"ConfirmOrRelease", testConfirmOrRelease},
 		{"NoticesRetried", testNoticesRetried},
 		{"ConfirmRequestLateOrUnsent", testConfirmLate},
+		{"ConfirmWindowWithLongNotice", testConfirmLongNotice},
 		{"FailingNoticesBackOff", testNoticesBackOff},
 		{"WaitlistOrderAndHolds", testWaitlist},
 		{"WaitlistAnyOffice", testWaitlistAnyOffice},
@@ -929,6 +930,82 @@ func testConfirmLate(t *testing.T, open func() booking.Store) {
 	}
 	if b, _ := s.Lookup(ctx, kept.Code); b.Status != booking.StatusConfirmed {
 		t.Errorf("booking nobody could ask in time = %s, want kept (confirmed)", b.Status)
+	}
+}
+
+// testConfirmLongNotice: with a long min_notice_hours the release comes
+// min notice before the appointment (a place released later could be
+// neither offered nor booked), and the request goes early enough to leave
+// the citizen the whole answer window before it: the deadline the booking
+// shows is the one the request carries, and nobody is kept unasked or
+// given minutes to answer. A day shortened by daylight saving time moves
+// the request earlier, never the answer window shorter.
+func testConfirmLongNotice(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	answer := 12 * time.Hour
+	tests := []struct {
+		name         string
+		notice, days int
+		now          time.Time
+		slot         booking.Slot
+		askBefore    time.Duration // AskAt, before the start
+		byBefore     time.Duration // ConfirmBy, before the start
+	}{
+		{"12h, 1 day", 12, 1, T0, At("centrale", 2026, 3, 9, 9, 0), 24 * time.Hour, 12 * time.Hour},
+		{"36h, 2 days", 36, 2, T0, At("centrale", 2026, 3, 9, 9, 30), 48 * time.Hour, 36 * time.Hour},
+		{"60h, 3 days", 60, 3, T0, At("centrale", 2026, 3, 9, 10, 0), 72 * time.Hour, 60 * time.Hour},
+		{"2h, 2 days", 2, 2, T0, At("centrale", 2026, 3, 9, 10, 30), 48 * time.Hour, 24 * time.Hour},
+		// Saturday 28 March 09:00 to Monday 30 March 09:00 is 47 hours:
+		// asked an hour earlier so that 12 hours are left.
+		{"36h, 2 days over DST", 36, 2, time.Date(2026, 3, 23, 8, 0, 0, 0, Rome()), At("centrale", 2026, 3, 30, 9, 0), 48 * time.Hour, 36 * time.Hour},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			yml := strings.Replace(TestComune, "min_notice_hours: 2", fmt.Sprintf("min_notice_hours: %d", tc.notice), 1)
+			yml = strings.Replace(yml, "confirm_days_before: 2", fmt.Sprintf("confirm_days_before: %d", tc.days), 1)
+			clock := NewClock(tc.now)
+			inbox := &Inbox{}
+			s := NewService(t, open(), yml, clock, inbox, nil)
+			b := mustBook(t, s, Citizen(i+1, tc.slot))
+			release := tc.slot.Start.Add(-tc.byBefore)
+			if want := tc.slot.Start.Add(-tc.askBefore); b.Status != booking.StatusBooked || !b.AskAt.Equal(want) {
+				t.Fatalf("booked: %s, AskAt %v; want booked, asked at %v", b.Status, b.AskAt, want)
+			}
+			if !b.ConfirmBy.Equal(release) || b.ConfirmBy.Sub(b.AskAt) < answer {
+				t.Fatalf("ConfirmBy = %v (AskAt %v), want %v, at least %v after the request", b.ConfirmBy, b.AskAt, release, answer)
+			}
+			// The cases share one data set: look at this booking's notices.
+			notices := func() []string {
+				var out []string
+				for _, n := range inbox.Take() {
+					if strings.HasSuffix(n, " "+b.Code) {
+						out = append(out, n)
+					}
+				}
+				return out
+			}
+			clock.Set(b.AskAt)
+			if _, err := s.Sweep(ctx); err != nil {
+				t.Fatalf("Sweep = %v", err)
+			}
+			if got := notices(); !slices.Equal(got, []string{"confirm_request " + b.Code}) {
+				t.Fatalf("notices at AskAt = %v, want the confirmation request", got)
+			}
+			got, _ := s.Lookup(ctx, b.Code)
+			if got.Status != booking.StatusBooked || !got.Asked || !got.ConfirmBy.Equal(b.ConfirmBy) {
+				t.Fatalf("asked: %s, Asked %v, ConfirmBy %v; want booked, asked, ConfirmBy still %v", got.Status, got.Asked, got.ConfirmBy, b.ConfirmBy)
+			}
+			// Not answered: released at the deadline, and the place can be
+			// booked again.
+			clock.Set(b.ConfirmBy)
+			s.Sweep(ctx)
+			if got := notices(); !slices.Equal(got, []string{"released " + b.Code}) {
+				t.Fatalf("notices at the deadline = %v, want released", got)
+			}
+			if n := free(t, s, tc.slot); n != 2 {
+				t.Errorf("free places after the release = %d, want 2", n)
+			}
+		})
 	}
 }
 
