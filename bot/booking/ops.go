@@ -342,7 +342,10 @@ func (s *Service) Join(ctx context.Context, r WaitRequest) (*Booking, error) {
 		return nil, err
 	}
 	now := s.now()
+	// The wait lasts the horizon, and ends (and is told) in the morning
+	// after its last day.
 	_, end := s.window(now)
+	end = s.awake(end)
 	b := &Booking{
 		Office: r.Office, Reason: r.Reason, Status: StatusWaiting,
 		Person: s.pseudonym(fc), Name: name, FiscalCode: fc,
@@ -379,19 +382,25 @@ func noticeID(b *Booking) string {
 	if b.Notice == NoticeConfirm && !b.ConfirmBy.IsZero() {
 		id += ":" + strconv.FormatInt(b.ConfirmBy.Unix()/60, 36)
 	}
+	// An offer held again (it could not be told in time) is a new message
+	// with its new hold.
+	if b.Notice == NoticeOffer && !b.Until.IsZero() {
+		id += ":" + strconv.FormatInt(b.Until.Unix()/60, 36)
+	}
 	return id
 }
 
 // deliver sends the pending notices of r's records and acknowledges them.
 // A failure leaves the notice pending for the next sweep; deliver then
-// reports false.
+// reports false. A notice not to be sent yet (NoticeAt, an offer made at
+// night) stays pending: the sweep sends it when it is due.
 func (s *Service) deliver(ctx context.Context, r *Result) bool {
 	if r == nil {
 		return true
 	}
 	ok := true
 	for _, b := range []*Booking{r.Booking, r.Offered} {
-		if b == nil || b.Notice == "" {
+		if b == nil || b.Notice == "" || b.NoticeAt.After(s.now()) {
 			continue
 		}
 		if s.cfg.Notifier == nil {
@@ -509,8 +518,11 @@ func (s *Service) offerFree(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	now := s.now()
-	earliest, end := s.window(now)
-	free, err := s.free(ctx, offices, earliest, end)
+	_, end := s.window(now)
+	// Only places that can be offered: min notice after the offer is told
+	// (in the morning when it is night).
+	from := s.limits(now, "").OfferFrom
+	free, err := s.free(ctx, offices, from, end)
 	if err != nil {
 		return 0, err
 	}

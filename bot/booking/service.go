@@ -50,6 +50,13 @@ type Config struct {
 	// SweepEvery is how often the sweep (Run, or the scheduler job of
 	// Queue) looks for due deadlines (default 15s).
 	SweepEvery time.Duration
+	// OfferHours are the waking hours, in the Comune's time zone, in which
+	// waitlist offers are told and their holds run (default
+	// DefaultOfferHours, 08:00-20:00; Hours{0, 24 * time.Hour} for any
+	// time). A place freed, or a day opened, at night is held for the
+	// first in line and told in the morning, with the whole hold from
+	// then, so nobody loses their place in line while asleep.
+	OfferHours Hours
 }
 
 // Service is the booking calendar. It is safe for concurrent use, and
@@ -93,6 +100,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = 15 * time.Second
 	}
+	if cfg.OfferHours == (Hours{}) {
+		cfg.OfferHours = DefaultOfferHours
+	}
+	if err := cfg.OfferHours.check(); err != nil {
+		return nil, err
+	}
 	clock := cfg.Now
 	// Milliseconds are what every Store keeps of an instant.
 	now := func() time.Time { return clock().Truncate(time.Millisecond) }
@@ -115,6 +128,7 @@ const answerWindow = comune.AnswerWindow
 // limits returns the Store limits at now for taking a place at office.
 func (s *Service) limits(now time.Time, office string) Limits {
 	b := s.c.Booking
+	told := s.awake(now)
 	lim := Limits{
 		Now:            now,
 		MaxActive:      b.MaxActivePerPerson,
@@ -122,8 +136,10 @@ func (s *Service) limits(now time.Time, office string) Limits {
 		RateLimit:      s.cfg.RateLimit,
 		RateWindow:     s.cfg.RateWindow,
 		IdempotencyTTL: s.cfg.IdempotencyTTL,
-		Hold:           time.Duration(b.WaitlistHoldMinutes) * time.Minute,
-		OfferFrom:      now.Add(s.minNotice()),
+		OfferAt:        told,
+		OfferUntil:     s.wakingAdd(told, time.Duration(b.WaitlistHoldMinutes)*time.Minute),
+		OfferFrom:      told.Add(s.minNotice()),
+		MinNotice:      s.minNotice(),
 		Retention:      time.Duration(s.c.PIIRetentionDays) * 24 * time.Hour,
 		Ended:          endedRetention,
 		AnswerWindow:   answerWindow,

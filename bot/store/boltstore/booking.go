@@ -91,7 +91,7 @@ func (k *btx) get(code string) (*booking.Booking, error) {
 }
 
 // save writes b and moves it in the due index. A pending notice that
-// changed starts its failed tries from 0.
+// changed starts its failed tries from 0; NoticeAt holds back offers only.
 func (k *btx) save(b *booking.Booking) error {
 	return k.saveDue(b, booking.DueAt(b, k.now))
 }
@@ -105,6 +105,9 @@ func (k *btx) saveDue(b *booking.Booking, at time.Time) error {
 		if json.Unmarshal(v, &old) == nil && old.Notice != b.Notice {
 			b.NoticeTries = 0
 		}
+	}
+	if b.Notice != booking.NoticeOffer {
+		b.NoticeAt = time.Time{}
 	}
 	data, err := json.Marshal(b)
 	if err != nil {
@@ -324,16 +327,45 @@ func (k *btx) offerNext(office string, start time.Time, lim booking.Limits) (*bo
 			}
 			continue
 		}
+		w.WaitOffice, w.WaitUntil = w.Office, w.Until
 		w.Status, w.Office, w.Start = booking.StatusOffered, office, start.UTC()
-		w.Until = lim.Now.Add(lim.Hold).UTC()
 		w.PurgeAt = start.Add(lim.Retention).UTC()
-		w.Notice = booking.NoticeOffer
+		hold(w, lim)
 		if err := k.take(w); err != nil {
 			return nil, err
 		}
 		return w, k.save(w)
 	}
 	return nil, nil
+}
+
+// hold (re)starts the hold of the offer w at lim.Now: told at lim.OfferAt
+// (the morning when it is night), held until lim.OfferUntil.
+func hold(w *booking.Booking, lim booking.Limits) {
+	w.Until, w.Notice = lim.OfferUntil.UTC(), booking.NoticeOffer
+	w.NoticeAt = time.Time{}
+	if lim.OfferAt.After(lim.Now) {
+		w.NoticeAt = lim.OfferAt.UTC()
+	}
+}
+
+// backInLine turns the offer b, never told, back into the waitlist entry
+// it was made from, in its old place in line, and frees its place.
+func (k *btx) backInLine(b *booking.Booking, lim booking.Limits) (*booking.Booking, error) {
+	old := *b
+	if err := k.calDel(&old); err != nil {
+		return nil, err
+	}
+	b.Status, b.Office, b.Start = booking.StatusWaiting, b.WaitOffice, time.Time{}
+	b.Until, b.PurgeAt, b.Notice = b.WaitUntil, b.WaitUntil, ""
+	b.WaitOffice, b.WaitUntil = "", time.Time{}
+	if err := k.wait.Put(join(waitKey(b.Office), be64(b.Seq)), []byte(b.Code)); err != nil {
+		return nil, err
+	}
+	if err := k.save(b); err != nil {
+		return nil, err
+	}
+	return k.free(&old, lim)
 }
 
 // answerBy is the deadline to confirm b asked at lim.Now: by, but at least
@@ -344,7 +376,7 @@ func answerBy(b *booking.Booking, by time.Time, lim booking.Limits) (time.Time, 
 	if least := lim.Now.Add(lim.AnswerWindow); by.Before(least) {
 		by = least
 	}
-	if latest := b.Start.Add(-lim.OfferFrom.Sub(lim.Now)); latest.Before(by) {
+	if latest := b.Start.Add(-lim.MinNotice); latest.Before(by) {
 		by = latest
 	}
 	return by.UTC(), by.After(lim.Now)
@@ -629,6 +661,16 @@ func (s *Store) Advance(_ context.Context, code string, lim booking.Limits) (*bo
 		res.Booking = b
 		now := lim.Now
 		switch {
+		case b.Status == booking.StatusOffered && !now.Before(b.Until) && b.Notice == booking.NoticeOffer &&
+			!b.Start.Before(lim.OfferFrom):
+			// Never handed over, and it can still be held: held again.
+			hold(b, lim)
+			return nil, k.save(b)
+		case b.Status == booking.StatusOffered && !now.Before(b.Until) && b.Notice == booking.NoticeOffer &&
+			!b.WaitUntil.IsZero():
+			// Never handed over, and too close to hold again: back in line.
+			res.Offered, err = k.backInLine(b, lim)
+			return nil, err
 		case b.Status == booking.StatusOffered && !now.Before(b.Until):
 			b.Status, b.Notice = booking.StatusExpired, booking.NoticeOfferExpired
 			ended(b, lim)

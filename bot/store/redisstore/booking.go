@@ -44,21 +44,23 @@ var _ booking.Store = (*Store)(nil)
 // Record fields the scripts manage override the JSON in "d": st (status), of
 // (office), m (start minute, "" for a waitlist entry), un (until ms), ask,
 // by (ms), asked (0/1), pg (purge ms), nt (pending notice), nf (failed
-// tries of nt; back to 0 whenever nt changes), seq, p, cv.
+// tries of nt; back to 0 whenever nt changes), na (ms before which nt may
+// not go; offers only), wo and wu (an offer's waitlist office and end of
+// wait), seq, p, cv.
 func (s *Store) bookingBase() string { return s.prefix + ":{" + s.prefix + ":book}:" }
 
-// bookingLua is the prelude every booking script shares. ARGV[1..13] are the
+// bookingLua is the prelude every booking script shares. ARGV[1..15] are the
 // base and the limits (see runBooking); a script's own arguments follow,
 // read with arg(1), arg(2)...
 const bookingLua = `
 local B = ARGV[1]
 local NOW = tonumber(ARGV[2])
 local LIM = {cap = tonumber(ARGV[3]), maxp = tonumber(ARGV[4]), maxc = tonumber(ARGV[5]),
-  rate = tonumber(ARGV[6]), window = tonumber(ARGV[7]), hold = tonumber(ARGV[8]),
+  rate = tonumber(ARGV[6]), window = tonumber(ARGV[7]), offeruntil = tonumber(ARGV[8]),
   offerfrom = tonumber(ARGV[9]), retention = tonumber(ARGV[10]), ended = tonumber(ARGV[12]),
-  answer = tonumber(ARGV[13]), caps = {}}
+  answer = tonumber(ARGV[13]), offerat = tonumber(ARGV[14]), minnotice = tonumber(ARGV[15]), caps = {}}
 for of, n in string.gmatch(ARGV[11], '([^,=]+)=(%d+)') do LIM.caps[of] = tonumber(n) end
-local NLIM = 13
+local NLIM = 15
 local function arg(i) return ARGV[NLIM + i] end
 
 local function rk(code) return B .. 'r:' .. code end
@@ -76,7 +78,7 @@ local function load(code)
 end
 
 local function dueat(r)
-  if r.nt ~= '' then return NOW end
+  if r.nt ~= '' then return math.max(NOW, num(r.na)) end
   if r.st == 'offered' or r.st == 'waiting' then return num(r.un) end
   if r.st == 'booked' and num(r.ask) > 0 and r.asked ~= '1' then return num(r.ask) end
   if r.st == 'booked' and num(r.by) > 0 then return num(r.by) end
@@ -85,8 +87,10 @@ end
 
 local function save(code, r)
   if r.nt ~= r.nt0 then r.nf = '0' end
+  if r.nt ~= 'offer' then r.na = '' end
   redis.call('HSET', rk(code), 'st', r.st, 'of', r.of, 'm', r.m, 'un', r.un, 'ask', r.ask, 'by', r.by,
-    'asked', r.asked, 'pg', r.pg, 'nt', r.nt, 'nf', r.nf or '0', 'seq', r.seq)
+    'asked', r.asked, 'pg', r.pg, 'nt', r.nt, 'nf', r.nf or '0', 'seq', r.seq, 'na', r.na or '',
+    'wo', r.wo or '', 'wu', r.wu or '')
   redis.call('ZADD', B .. 'due', dueat(r), code)
 end
 
@@ -133,6 +137,13 @@ local function rateok(r)
   return p and c
 end
 
+-- hold (re)starts the hold of the offer w: told at LIM.offerat (the morning
+-- when it is night), held until LIM.offeruntil.
+local function hold(w)
+  w.un, w.nt, w.na = LIM.offeruntil, 'offer', ''
+  if LIM.offerat > NOW then w.na = LIM.offerat end
+end
+
 -- offernext holds the place just freed at office of, minute m, for the first
 -- in line (that office's waitlist or the any-office one). Returns the code.
 local function offernext(of, m)
@@ -155,8 +166,10 @@ local function offernext(of, m)
         w.st, w.pg = 'cancelled', NOW
         save(code, w)
       else
-        w.st, w.of, w.m, w.un, w.nt = 'offered', of, m, NOW + LIM.hold, 'offer'
+        w.wo, w.wu = w.of, w.un
+        w.st, w.of, w.m = 'offered', of, m
         w.pg = tonumber(m) * 60000 + LIM.retention
+        hold(w)
         take(code, w)
         save(code, w)
         return code
@@ -171,11 +184,23 @@ local function free(r)
   return offernext(r.of, r.m)
 end
 
+-- backinline turns the offer r, never told, back into the waitlist entry it
+-- was made from, in its old place in line, and frees its place.
+local function backinline(code, r)
+  local old = {of = r.of, m = r.m}
+  redis.call('ZREM', B .. 'cal:' .. r.of, code)
+  r.st, r.of, r.m, r.un, r.pg, r.nt = 'waiting', r.wo, '', r.wu, r.wu, ''
+  r.wo, r.wu = '', ''
+  redis.call('ZADD', waitkey(r.of), r.seq, code)
+  save(code, r)
+  return free(old)
+end
+
 -- answerby is the deadline to confirm r, wanted by, but no later than a
 -- freed place can still be offered (min notice before the start); nil when
 -- that moment has passed: too late to ask, the booking is kept.
 local function answerby(r, by)
-  local latest = tonumber(r.m) * 60000 - (LIM.offerfrom - NOW)
+  local latest = tonumber(r.m) * 60000 - LIM.minnotice
   by = math.min(by, latest)
   if by <= NOW then return nil end
   return by
@@ -283,7 +308,14 @@ return reply(code)
 local code = arg(1)
 local r = load(code)
 if not r then return {'notfound'} end
-if r.st == 'offered' and NOW >= num(r.un) then
+if r.st == 'offered' and NOW >= num(r.un) and r.nt == 'offer' and tonumber(r.m) * 60000 >= LIM.offerfrom then
+  -- Never handed over, and it can still be held: held again.
+  hold(r)
+  save(code, r)
+elseif r.st == 'offered' and NOW >= num(r.un) and r.nt == 'offer' and num(r.wu) > 0 then
+  -- Never handed over, and too close to hold again: back in line.
+  return reply(code, backinline(code, r))
+elseif r.st == 'offered' and NOW >= num(r.un) then
   r.st, r.nt = 'expired', 'offer_expired'
   ended(r)
   save(code, r)
@@ -370,8 +402,9 @@ func (s *Store) runBooking(ctx context.Context, op string, sc *redis.Script, lim
 	}
 	window := max(lim.RateWindow.Milliseconds(), 1)
 	all := append([]any{s.bookingBase(), lim.Now.UnixMilli(), lim.Capacity, lim.MaxActive, lim.MaxActiveConv,
-		lim.RateLimit, window, lim.Hold.Milliseconds(), lim.OfferFrom.UnixMilli(), lim.Retention.Milliseconds(),
-		caps.String(), lim.Ended.Milliseconds(), lim.AnswerWindow.Milliseconds()}, args...)
+		lim.RateLimit, window, lim.OfferUntil.UnixMilli(), lim.OfferFrom.UnixMilli(), lim.Retention.Milliseconds(),
+		caps.String(), lim.Ended.Milliseconds(), lim.AnswerWindow.Milliseconds(), lim.OfferAt.UnixMilli(),
+		lim.MinNotice.Milliseconds()}, args...)
 	res, err := sc.Run(ctx, s.rdb, []string{s.bookingBase() + "due"}, all...).Slice()
 	if err != nil {
 		return nil, s.wrap(ctx, "booking "+op, err)
@@ -463,6 +496,7 @@ func fromFields(f map[string]string) (*booking.Booking, error) {
 	b.Notice = booking.NoticeKind(f["nt"])
 	b.NoticeTries, _ = strconv.Atoi(f["nf"])
 	b.Seq, _ = strconv.ParseInt(f["seq"], 10, 64)
+	b.NoticeAt, b.WaitOffice, b.WaitUntil = fromMS(f["na"]), f["wo"], fromMS(f["wu"])
 	return &b, nil
 }
 
