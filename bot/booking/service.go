@@ -51,11 +51,12 @@ type Config struct {
 	// Queue) looks for due deadlines (default 15s).
 	SweepEvery time.Duration
 	// OfferHours are the waking hours, in the Comune's time zone, in which
-	// waitlist offers are told and their holds run (default
-	// DefaultOfferHours, 08:00-20:00; Hours{0, 24 * time.Hour} for any
-	// time). A place freed, or a day opened, at night is held for the
-	// first in line and told in the morning, with the whole hold from
-	// then, so nobody loses their place in line while asleep.
+	// waitlist offers are told and their holds run (default: the Comune
+	// file's booking.waitlist_offer_hours, itself 08:00-20:00 by default;
+	// Hours{0, 24 * time.Hour} for any time). A place freed, or a day
+	// opened, at night is held for the first in line and told in the
+	// morning, with the whole hold from then, so nobody loses their place
+	// in line while asleep.
 	OfferHours Hours
 }
 
@@ -101,7 +102,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.SweepEvery = 15 * time.Second
 	}
 	if cfg.OfferHours == (Hours{}) {
-		cfg.OfferHours = DefaultOfferHours
+		cfg.OfferHours = comuneHours(cfg.Comune.Booking.WaitlistOfferHours)
 	}
 	if err := cfg.OfferHours.check(); err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package booking
 import (
 	"fmt"
 	"time"
+
+	"sportello/bot/comune"
 )
 
 // Hours is a span of the day, as wall-clock times since midnight in the
@@ -11,9 +13,10 @@ type Hours struct {
 	From, To time.Duration
 }
 
-// DefaultOfferHours are the waking hours in which waitlist offers are told
-// and their holds run: 08:00 to 20:00.
-var DefaultOfferHours = Hours{From: 8 * time.Hour, To: 20 * time.Hour}
+// comuneHours are the Comune file's waitlist_offer_hours.
+func comuneHours(p comune.Period) Hours {
+	return Hours{From: time.Duration(p.Start) * time.Minute, To: time.Duration(p.End) * time.Minute}
+}
 
 func (h Hours) check() error {
 	switch {

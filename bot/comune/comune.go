@@ -114,8 +114,13 @@ type Booking struct {
 	MaxActivePerPerson int `yaml:"max_active_per_person"`
 	ConfirmDaysBefore  int `yaml:"confirm_days_before"`
 	// WaitlistHoldMinutes is how long a freed slot is held for the first
-	// citizen on the waitlist (default 15).
+	// citizen on the waitlist (default 15), counted in WaitlistOfferHours.
 	WaitlistHoldMinutes int `yaml:"waitlist_hold_minutes"`
+	// WaitlistOfferHours are the hours of the day ("08:00-20:00", the
+	// default; "00:00-24:00" for any time) in which waitlist offers are
+	// sent and their holds run: a place freed at night is held for the
+	// first in line and offered in the morning.
+	WaitlistOfferHours Period `yaml:"waitlist_offer_hours"`
 }
 
 // Office is one registry office (sede) that issues the CIE.
@@ -277,6 +282,11 @@ func (v *validator) check(c *Comune) {
 	positive("waitlist_hold_minutes", &b.WaitlistHoldMinutes, 15, 1, 24*60)
 	if noticeOK && confirmOK {
 		v.confirmWindow(b)
+	}
+	if !v.present("booking", "waitlist_offer_hours") {
+		b.WaitlistOfferHours = Period{Start: 8 * 60, End: 20 * 60}
+	} else {
+		v.periods(p("booking", "waitlist_offer_hours"), []Period{b.WaitlistOfferHours})
 	}
 	if c.NationalHolidays == nil {
 		yes := true

@@ -21,7 +21,8 @@ func TestExampleFileWorksAsWritten(t *testing.T) {
 		t.Errorf("NonResidents = %q", c.NonResidents)
 	}
 	b := c.Booking
-	if b.HorizonDays != 60 || b.MinNoticeHours != 2 || b.MaxActivePerPerson != 1 || b.ConfirmDaysBefore != 3 || b.WaitlistHoldMinutes != 15 {
+	if b.HorizonDays != 60 || b.MinNoticeHours != 2 || b.MaxActivePerPerson != 1 || b.ConfirmDaysBefore != 3 || b.WaitlistHoldMinutes != 15 ||
+		b.WaitlistOfferHours.String() != "08:00-20:00" {
 		t.Errorf("Booking = %+v", b)
 	}
 	o := c.Office("centrale")
@@ -172,6 +173,10 @@ offices:
 			[]string{"line 13", "booking.confirm_days_before", "min_notice_hours", "at least 2", "at most 12"}},
 		{"confirm window too short", valid + "booking:\n  confirm_days_before: 2\n  min_notice_hours: 37\n",
 			[]string{"line 12", "booking.confirm_days_before", "min_notice_hours", "at least 3", "at most 36"}},
+		{"offer hours backwards", valid + "booking:\n  waitlist_offer_hours: \"20:00-08:00\"\n",
+			[]string{"line 12", "booking.waitlist_offer_hours", "ends before it starts"}},
+		{"offer hours not a period", valid + "booking:\n  waitlist_offer_hours: \"8-20\"\n",
+			[]string{"line 12", "08:30-12:30"}},
 		{"confirm window of minutes", valid + "booking:\n  min_notice_hours: 23\n  confirm_days_before: 1\n",
 			[]string{"line 13", "booking.confirm_days_before"}},
 	}
@@ -225,6 +230,27 @@ offices:
 	}
 	if comune.AnswerWindow != 12*time.Hour {
 		t.Errorf("AnswerWindow = %v, want 12h (the tests above assume it)", comune.AnswerWindow)
+	}
+}
+
+func TestWaitlistOfferHours(t *testing.T) {
+	base := `name: Comune di Prova
+fees: {cie: "22.21", cie_duplicate: "27.37"}
+offices:
+  - {id: centrale, name: Sede, address: Via Roma 1, slot_minutes: 20, desks: 2, hours: {monday: ["08:30-12:30"]}}
+`
+	for _, tc := range []struct{ booking, want string }{
+		{"", "08:00-20:00"},
+		{"booking: {waitlist_offer_hours: \"09:30-18:00\"}\n", "09:30-18:00"},
+		{"booking: {waitlist_offer_hours: \"00:00-24:00\"}\n", "00:00-24:00"},
+	} {
+		c, err := comune.Parse([]byte(base+tc.booking), "c.yaml")
+		if err != nil {
+			t.Fatalf("Parse(%q) = %v", tc.booking, err)
+		}
+		if got := c.Booking.WaitlistOfferHours.String(); got != tc.want {
+			t.Errorf("Got(waitlist_offer_hours of %q) = %s, want %s", tc.booking, got, tc.want)
+		}
 	}
 }
 

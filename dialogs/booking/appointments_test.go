@@ -213,6 +213,8 @@ func waitlistOfferAccepted(t *testing.T, h *harness) {
 	// Seven days from Thursday 26 November: the last day it covers is
 	// Thursday 3 December.
 	contains(t, r, "La lista d'attesa vale fino a giovedì 3 dicembre 2026.")
+	// Offers come in waking hours only, and the citizen is told so.
+	contains(t, r, h.msg("it", "booking.waitlist.hours", map[string]any{"From": "08:00", "To": "20:00"}))
 
 	// c1 cancels: the place is offered to w at once, with buttons.
 	h.text("c1", "/appuntamenti")
