@@ -138,6 +138,9 @@ type Booking struct {
 	ConfirmBy time.Time `json:"confirm_by,omitzero"`
 	// Asked is true once the confirmation request was issued.
 	Asked bool `json:"asked,omitempty"`
+	// Told is true once the current confirmation request or offer was
+	// reported delivered to the citizen (Service.Delivered).
+	Told bool `json:"told,omitempty"`
 	// Until is the end of the hold for an offered booking, and the end of
 	// the wait for a waitlist entry.
 	Until time.Time `json:"until,omitzero"`

@@ -390,6 +390,40 @@ func noticeID(b *Booking) string {
 	return id
 }
 
+// Delivered records that the push id reached the citizen: wire it to
+// push.OnDelivered with Config.DeliveryReceipts. Only the ids of this
+// Service's confirmation requests and offers count (see noticeID); any
+// other id is ignored. A receipt lost (a crash, a store error) errs on the
+// citizen's side: they are asked again, never released unasked.
+func (s *Service) Delivered(ctx context.Context, id string) error {
+	code, kind, deadline, ok := parseNoticeID(id)
+	if !ok {
+		return nil
+	}
+	if err := s.st.Delivered(ctx, code, kind, deadline, s.limits(s.now(), "")); err != nil {
+		return fmt.Errorf("booking: delivery of %s %s: %w", kind, code, err)
+	}
+	return nil
+}
+
+// parseNoticeID reads the code, kind and deadline (to the minute) of a
+// confirmation request's or offer's noticeID.
+func parseNoticeID(id string) (code string, kind NoticeKind, deadline time.Time, ok bool) {
+	parts := strings.Split(id, ":")
+	if len(parts) != 5 || parts[0] != "booking" {
+		return "", "", time.Time{}, false
+	}
+	kind = NoticeKind(parts[2])
+	if kind != NoticeConfirm && kind != NoticeOffer {
+		return "", "", time.Time{}, false
+	}
+	m, err := strconv.ParseInt(parts[4], 36, 64)
+	if err != nil {
+		return "", "", time.Time{}, false
+	}
+	return parts[1], kind, time.Unix(m*60, 0).UTC(), true
+}
+
 // deliver sends the pending notices of r's records and acknowledges them.
 // A failure leaves the notice pending for the next sweep; deliver then
 // reports false. A notice not to be sent yet (NoticeAt, an offer made at

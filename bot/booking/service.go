@@ -50,6 +50,14 @@ type Config struct {
 	// SweepEvery is how often the sweep (Run, or the scheduler job of
 	// Queue) looks for due deadlines (default 15s).
 	SweepEvery time.Duration
+	// DeliveryReceipts says that the Notifier's messages report their
+	// delivery (push.OnDelivered wired to Service.Delivered): a
+	// confirmation request or offer then counts as told only once
+	// delivered, so one handed over but never delivered by its deadline
+	// is asked again (or the place held again) instead of costing the
+	// citizen their appointment or place in line. Leave it false when
+	// nothing reports deliveries: a request handed over counts as asked.
+	DeliveryReceipts bool
 	// OfferHours are the waking hours, in the Comune's time zone, in which
 	// waitlist offers are told and their holds run (default: the Comune
 	// file's booking.waitlist_offer_hours, itself 08:00-20:00 by default;
@@ -144,6 +152,7 @@ func (s *Service) limits(now time.Time, office string) Limits {
 		Retention:      time.Duration(s.c.PIIRetentionDays) * 24 * time.Hour,
 		Ended:          endedRetention,
 		AnswerWindow:   answerWindow,
+		Receipts:       s.cfg.DeliveryReceipts,
 		Capacities:     make(map[string]int, len(s.c.Offices)),
 	}
 	for _, o := range s.c.Offices {

@@ -55,7 +55,8 @@ type Store interface {
 	//   - an offer whose hold ended expires (purged lim.Ended later at
 	//     most) and the place goes to the next in line (skipping, as
 	//     cancelled, anyone who has MaxActive upcoming bookings by now);
-	//     but one whose notice is still pending, never handed over, is
+	//     but one never told (its notice still pending, never handed
+	//     over, or with lim.Receipts not reported delivered: !Told) is
 	//     held again (Until lim.OfferUntil, told from lim.OfferAt) while its
 	//     slot starts at or after lim.OfferFrom, and else goes back in line
 	//     (waiting, with WaitOffice, WaitUntil and its Seq; the place is
@@ -64,9 +65,10 @@ type Store interface {
 	//     lim.AnswerWindow to answer (ConfirmBy moves later when the ask
 	//     comes late), or kept as confirmed when it is too late to ask;
 	//   - at ConfirmBy an unconfirmed booking whose request was
-	//     acknowledged (Ack) is released (purged lim.Ended later at most);
-	//     one whose request is still pending, never handed over, is asked
-	//     again with a new deadline instead;
+	//     acknowledged (Ack), and with lim.Receipts reported delivered
+	//     (Told), is released (purged lim.Ended later at most); one whose
+	//     request was never told is asked again with a new deadline
+	//     instead (kept as confirmed when it is too late to ask);
 	//   - a waitlist entry expires at Until;
 	//   - the record is deleted at PurgeAt once no notice is pending, and
 	//     lim.Ended after PurgeAt in any case (a notice that could not be
@@ -94,6 +96,15 @@ type Store interface {
 	// Ack records that notice kind of code was sent (clears Booking.Notice
 	// when it still is kind).
 	Ack(ctx context.Context, code string, kind NoticeKind, lim Limits) error
+
+	// Delivered records that notice kind of code (a confirmation request
+	// or an offer) whose deadline was the minute of deadline (ConfirmBy,
+	// Until) reached the citizen at lim.Now: Told, and the notice
+	// acknowledged. A request delivered late gets at least
+	// lim.AnswerWindow from now (never past MinNotice before the start), an
+	// offer its hold from now (Until lim.OfferUntil when later). A receipt
+	// for another deadline, kind or status changes nothing.
+	Delivered(ctx context.Context, code string, kind NoticeKind, deadline time.Time, lim Limits) error
 
 	// NoticeFailed records that notice kind of code could not be sent, when it is
 	// still the pending one: it counts the failure (Booking.NoticeTries)
@@ -161,6 +172,10 @@ type Limits struct {
 	// could be neither offered nor booked); past that the booking is kept
 	// (confirmed) without asking.
 	AnswerWindow time.Duration
+	// Receipts: deliveries are reported (Store.Delivered), so a
+	// confirmation request or offer not reported delivered (!Told) by its
+	// deadline counts as never told.
+	Receipts bool
 	// Ended is how long a booking that ends without the appointment
 	// (cancelled, declined, released, an offer not accepted) is kept at
 	// most: its PurgeAt becomes min(PurgeAt, Now+Ended), so the citizen's

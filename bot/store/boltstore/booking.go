@@ -342,7 +342,7 @@ func (k *btx) offerNext(office string, start time.Time, lim booking.Limits) (*bo
 // hold (re)starts the hold of the offer w at lim.Now: told at lim.OfferAt
 // (the morning when it is night), held until lim.OfferUntil.
 func hold(w *booking.Booking, lim booking.Limits) {
-	w.Until, w.Notice = lim.OfferUntil.UTC(), booking.NoticeOffer
+	w.Until, w.Notice, w.Told = lim.OfferUntil.UTC(), booking.NoticeOffer, false
 	w.NoticeAt = time.Time{}
 	if lim.OfferAt.After(lim.Now) {
 		w.NoticeAt = lim.OfferAt.UTC()
@@ -357,7 +357,7 @@ func (k *btx) backInLine(b *booking.Booking, lim booking.Limits) (*booking.Booki
 		return nil, err
 	}
 	b.Status, b.Office, b.Start = booking.StatusWaiting, b.WaitOffice, time.Time{}
-	b.Until, b.PurgeAt, b.Notice = b.WaitUntil, b.WaitUntil, ""
+	b.Until, b.PurgeAt, b.Notice, b.Told = b.WaitUntil, b.WaitUntil, "", false
 	b.WaitOffice, b.WaitUntil = "", time.Time{}
 	if err := k.wait.Put(join(waitKey(b.Office), be64(b.Seq)), []byte(b.Code)); err != nil {
 		return nil, err
@@ -380,6 +380,13 @@ func answerBy(b *booking.Booking, by time.Time, lim booking.Limits) (time.Time, 
 		by = latest
 	}
 	return by.UTC(), by.After(lim.Now)
+}
+
+// untold reports whether b's request or offer (notice kind) never reached
+// the citizen: still pending, or not reported delivered when deliveries
+// are.
+func untold(b *booking.Booking, kind booking.NoticeKind, lim booking.Limits) bool {
+	return !b.Told && (b.Notice == kind || lim.Receipts)
 }
 
 // ended shortens the purge of a booking that ended without the
@@ -560,7 +567,7 @@ func (s *Store) Move(_ context.Context, code string, to booking.Slot, p booking.
 			return nil, err
 		}
 		b.Office, b.Start = to.Office, to.Start.UTC()
-		b.Status, b.AskAt, b.ConfirmBy, b.PurgeAt, b.Asked = p.Status, p.AskAt, p.ConfirmBy, p.PurgeAt, false
+		b.Status, b.AskAt, b.ConfirmBy, b.PurgeAt, b.Asked, b.Told = p.Status, p.AskAt, p.ConfirmBy, p.PurgeAt, false, false
 		if b.Notice == booking.NoticeConfirm {
 			b.Notice = ""
 		}
@@ -639,7 +646,7 @@ func (s *Store) Confirm(_ context.Context, code string, p booking.Plan, lim book
 				return booking.ErrNotActive, nil
 			}
 			b.Status, b.AskAt, b.ConfirmBy, b.PurgeAt = p.Status, p.AskAt, p.ConfirmBy, p.PurgeAt
-			b.Asked, b.Until, b.Notice = false, time.Time{}, ""
+			b.Asked, b.Told, b.Until, b.Notice = false, false, time.Time{}, ""
 			return nil, k.save(b)
 		}
 		return booking.ErrNotActive, nil
@@ -661,12 +668,12 @@ func (s *Store) Advance(_ context.Context, code string, lim booking.Limits) (*bo
 		res.Booking = b
 		now := lim.Now
 		switch {
-		case b.Status == booking.StatusOffered && !now.Before(b.Until) && b.Notice == booking.NoticeOffer &&
+		case b.Status == booking.StatusOffered && !now.Before(b.Until) && untold(b, booking.NoticeOffer, lim) &&
 			!b.Start.Before(lim.OfferFrom):
 			// Never handed over, and it can still be held: held again.
 			hold(b, lim)
 			return nil, k.save(b)
-		case b.Status == booking.StatusOffered && !now.Before(b.Until) && b.Notice == booking.NoticeOffer &&
+		case b.Status == booking.StatusOffered && !now.Before(b.Until) && untold(b, booking.NoticeOffer, lim) &&
 			!b.WaitUntil.IsZero():
 			// Never handed over, and too close to hold again: back in line.
 			res.Offered, err = k.backInLine(b, lim)
@@ -687,16 +694,16 @@ func (s *Store) Advance(_ context.Context, code string, lim booking.Limits) (*bo
 			return nil, k.save(b)
 		case b.Status == booking.StatusBooked && !b.AskAt.IsZero() && !b.Asked && !now.Before(b.AskAt):
 			if by, ok := answerBy(b, b.ConfirmBy, lim); ok {
-				b.Asked, b.Notice, b.ConfirmBy = true, booking.NoticeConfirm, by
+				b.Asked, b.Told, b.Notice, b.ConfirmBy = true, false, booking.NoticeConfirm, by
 			} else {
 				b.Status = booking.StatusConfirmed
 			}
 			return nil, k.save(b)
-		case b.Status == booking.StatusBooked && b.Asked && !now.Before(b.ConfirmBy) && b.Notice == booking.NoticeConfirm:
-			// The request never reached the outbox: ask again with a new
+		case b.Status == booking.StatusBooked && b.Asked && !now.Before(b.ConfirmBy) && untold(b, booking.NoticeConfirm, lim):
+			// The request never reached the citizen: ask again with a new
 			// deadline.
 			if by, ok := answerBy(b, time.Time{}, lim); ok {
-				b.ConfirmBy = by
+				b.ConfirmBy, b.Notice, b.Told = by, booking.NoticeConfirm, false
 			} else {
 				b.Status, b.Notice = booking.StatusConfirmed, ""
 			}
@@ -757,6 +764,33 @@ func (s *Store) Ack(_ context.Context, code string, kind booking.NoticeKind, lim
 			return nil, err
 		}
 		b.Notice = ""
+		return nil, k.save(b)
+	})
+}
+
+// Delivered implements booking.Store.
+func (s *Store) Delivered(_ context.Context, code string, kind booking.NoticeKind, deadline time.Time, lim booking.Limits) error {
+	return s.update("delivered", lim.Now, func(k *btx) (error, error) {
+		b, err := k.get(code)
+		if err != nil || b == nil {
+			return nil, err
+		}
+		switch {
+		case kind == booking.NoticeConfirm && b.Status == booking.StatusBooked && b.Asked && minute(b.ConfirmBy) == minute(deadline):
+			if by, ok := answerBy(b, b.ConfirmBy, lim); ok && by.After(b.ConfirmBy) {
+				b.ConfirmBy = by // delivered late: the answer window from now
+			}
+		case kind == booking.NoticeOffer && b.Status == booking.StatusOffered && minute(b.Until) == minute(deadline):
+			if lim.OfferUntil.After(b.Until) {
+				b.Until = lim.OfferUntil.UTC() // the hold from the delivery
+			}
+		default:
+			return nil, nil
+		}
+		b.Told = true
+		if b.Notice == kind {
+			b.Notice = ""
+		}
 		return nil, k.save(b)
 	})
 }

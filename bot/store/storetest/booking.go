@@ -124,6 +124,7 @@ func (c *Clock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
 type Inbox struct {
 	mu      sync.Mutex
 	got     []booking.Notice
+	all     []booking.Notice // every notice, for ID
 	seen    map[string]bool
 	fail    bool
 	failFor map[string]bool // booking codes whose notices fail
@@ -172,8 +173,22 @@ func (in *Inbox) Notify(_ context.Context, n booking.Notice) error {
 	if !in.seen[n.ID] {
 		in.seen[n.ID] = true
 		in.got = append(in.got, n)
+		in.all = append(in.all, n)
 	}
 	return nil
+}
+
+// ID returns the id of the last notice kind about code received, or "".
+func (in *Inbox) ID(kind booking.NoticeKind, code string) string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	id := ""
+	for _, n := range in.all {
+		if n.Kind == kind && n.Booking.Code == code {
+			id = n.ID
+		}
+	}
+	return id
 }
 
 // Take returns and forgets the notices received so far, as "kind code".
@@ -264,6 +279,8 @@ func RunBooking(t *testing.T, fresh BookingFresh) {
 		{"NoticesRetried", testNoticesRetried},
 		{"ConfirmRequestLateOrUnsent", testConfirmLate},
 		{"ConfirmWindowWithLongNotice", testConfirmLongNotice},
+		{"ConfirmRequestNotDelivered", testConfirmNotDelivered},
+		{"OfferNotDelivered", testOfferNotDelivered},
 		{"FailingNoticesBackOff", testNoticesBackOff},
 		{"WaitlistOrderAndHolds", testWaitlist},
 		{"WaitlistAnyOffice", testWaitlistAnyOffice},
@@ -1010,6 +1027,149 @@ func testConfirmLongNotice(t *testing.T, open func() booking.Store) {
 				t.Errorf("free places after the release = %d, want 2", n)
 			}
 		})
+	}
+}
+
+// testConfirmNotDelivered: with delivery receipts, a confirmation request
+// handed to the outbox but never delivered by its deadline does not
+// release the booking: the citizen is asked again. A request delivered
+// late still leaves the answer window; a receipt for an older request
+// changes nothing; a delivered request not answered releases the place.
+func testConfirmNotDelivered(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	inbox := &Inbox{}
+	s := NewService(t, open(), TestComune, clock, inbox, func(c *booking.Config) { c.DeliveryReceipts = true })
+	answer := 12 * time.Hour
+	sweep := func() {
+		t.Helper()
+		if _, err := s.Sweep(ctx); err != nil {
+			t.Fatalf("Sweep = %v", err)
+		}
+	}
+	delivered := func(id string) {
+		t.Helper()
+		if id == "" {
+			t.Fatal("no notice to report delivered")
+		}
+		if err := s.Delivered(ctx, id); err != nil {
+			t.Fatalf("Delivered(%s) = %v", id, err)
+		}
+	}
+	if err := s.Delivered(ctx, "remind:somebody"); err != nil {
+		t.Errorf("Delivered(a push that is not a booking notice) = %v, want nil", err)
+	}
+
+	// Never delivered: asked again at the deadline, then released once a
+	// delivered request goes unanswered.
+	lost := mustBook(t, s, Citizen(1, At("centrale", 2026, 3, 9, 9, 0)))
+	clock.Set(lost.AskAt)
+	sweep()
+	if got := inbox.Take(); !slices.Equal(got, []string{"confirm_request " + lost.Code}) {
+		t.Fatalf("notices at AskAt = %v, want the request", got)
+	}
+	first := inbox.ID(booking.NoticeConfirm, lost.Code)
+	clock.Set(lost.ConfirmBy)
+	sweep()
+	if got := inbox.Take(); !slices.Equal(got, []string{"confirm_request " + lost.Code}) {
+		t.Fatalf("notices at the deadline of an undelivered request = %v, want it asked again, not released", got)
+	}
+	b, _ := s.Lookup(ctx, lost.Code)
+	if want := clock.Now().Add(answer); b.Status != booking.StatusBooked || !b.ConfirmBy.Equal(want) {
+		t.Fatalf("asked again: %s, ConfirmBy %v; want booked, ConfirmBy %v", b.Status, b.ConfirmBy, want)
+	}
+	second := inbox.ID(booking.NoticeConfirm, lost.Code)
+	if second == first {
+		t.Fatalf("the request asked again has the id of the first (%s): the outbox would drop it", first)
+	}
+	// A receipt of the first request (for the old deadline) changes nothing.
+	delivered(first)
+	clock.Set(b.ConfirmBy)
+	sweep()
+	if got := inbox.Take(); !slices.Equal(got, []string{"confirm_request " + lost.Code}) {
+		t.Fatalf("notices at the second deadline = %v, want asked once more (only the old request was delivered)", got)
+	}
+	b, _ = s.Lookup(ctx, lost.Code)
+	clock.Add(time.Minute)
+	delivered(inbox.ID(booking.NoticeConfirm, lost.Code))
+	clock.Set(b.ConfirmBy)
+	sweep()
+	if got := inbox.Take(); !slices.Equal(got, []string{"released " + lost.Code}) {
+		t.Fatalf("notices at the deadline of a delivered request = %v, want released", got)
+	}
+
+	// Delivered an hour before its deadline: 12 hours to answer from then.
+	late := mustBook(t, s, Citizen(2, At("centrale", 2026, 3, 16, 9, 0)))
+	clock.Set(late.AskAt)
+	sweep()
+	inbox.Take()
+	clock.Set(late.ConfirmBy.Add(-time.Hour))
+	delivered(inbox.ID(booking.NoticeConfirm, late.Code))
+	b, _ = s.Lookup(ctx, late.Code)
+	if want := clock.Now().Add(answer); !b.ConfirmBy.Equal(want) || !b.Told {
+		t.Fatalf("delivered late: ConfirmBy %v, Told %v; want %v, told", b.ConfirmBy, b.Told, want)
+	}
+	clock.Set(late.ConfirmBy)
+	sweep()
+	if got := inbox.Take(); len(got) != 0 {
+		t.Errorf("notices at the old deadline = %v, want none", got)
+	}
+	if _, err := s.Confirm(ctx, late.Code, Owner(2)); err != nil {
+		t.Errorf("Confirm after a late delivery = %v", err)
+	}
+
+	// Never delivered and too late to ask again: kept.
+	kept := mustBook(t, s, Citizen(3, At("centrale", 2026, 3, 18, 9, 0)))
+	clock.Set(kept.AskAt)
+	sweep()
+	clock.Set(kept.Start.Add(-90 * time.Minute))
+	sweep()
+	inbox.Take()
+	if b, _ := s.Lookup(ctx, kept.Code); b.Status != booking.StatusConfirmed {
+		t.Errorf("a booking whose requests never arrived, past min notice = %s, want kept (confirmed)", b.Status)
+	}
+}
+
+// testOfferNotDelivered: with delivery receipts, an offer handed to the
+// outbox but not delivered by the end of its hold is held again instead of
+// passing on; once delivered, the whole hold runs from the delivery.
+func testOfferNotDelivered(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	inbox := &Inbox{}
+	s := NewService(t, open(), tinyComune, clock, inbox, func(c *booking.Config) { c.DeliveryReceipts = true })
+	booked := fillTiny(t, s)
+	a, b := join(t, s, 10, "solo"), join(t, s, 11, "solo")
+	if _, err := s.Cancel(ctx, booked[1].Code, Owner(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + a.Code}) {
+		t.Fatalf("notices after a cancel = %v, want the offer", got)
+	}
+	clock.Add(15 * time.Minute)
+	s.Sweep(ctx)
+	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + a.Code}) {
+		t.Fatalf("notices at the end of an undelivered hold = %v, want the offer made again to %s", got, a.Code)
+	}
+	if w, _ := s.Lookup(ctx, b.Code); w.Status != booking.StatusWaiting {
+		t.Errorf("the next in line = %s, want still waiting", w.Status)
+	}
+	clock.Add(5 * time.Minute)
+	if err := s.Delivered(ctx, inbox.ID(booking.NoticeOffer, a.Code)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Lookup(ctx, a.Code)
+	if want := clock.Now().Add(15 * time.Minute); !got.Until.Equal(want) || !got.Told {
+		t.Fatalf("offer delivered: Until %v, Told %v; want %v, told", got.Until, got.Told, want)
+	}
+	clock.Set(got.Until)
+	s.Sweep(ctx)
+	n := inbox.Take()
+	slices.Sort(n)
+	want := []string{"offer " + b.Code, "offer_expired " + a.Code}
+	slices.Sort(want)
+	if !slices.Equal(n, want) {
+		t.Errorf("notices at the end of a delivered hold = %v, want %v", n, want)
 	}
 }
 
