@@ -207,7 +207,11 @@ func (a *app) assemble(ctx context.Context, vocab *bot.Vocabulary, knowledge *fa
 	if err != nil {
 		return err
 	}
-	a.booking, err = booking.New(booking.Config{Comune: a.comune, Store: a.store, PIIKey: key, Notifier: notifier, Logger: a.log})
+	// The deliverers report each push that reached its citizen
+	// (background): a confirmation request or offer that never did costs
+	// nobody their appointment or place in line.
+	a.booking, err = booking.New(booking.Config{Comune: a.comune, Store: a.store, PIIKey: key, Notifier: notifier, Logger: a.log,
+		DeliveryReceipts: true})
 	if err != nil {
 		return err
 	}
@@ -281,13 +285,24 @@ func (a *app) background(senders map[string]push.Sender) error {
 		return nil
 	}
 	deliverer, err := push.NewDeliverer(a.store, senders, push.WithLogger(a.log), push.WithMetrics(push.NewMetrics(a.reg)),
-		push.WithRunnerOptions(schedule.WithMetrics(a.sched), grace))
+		push.WithRunnerOptions(schedule.WithMetrics(a.sched), grace), push.OnDelivered(a.delivered))
 	if err != nil {
 		return err
 	}
 	a.outbox.SetKicker(deliverer) // pushes due now go out without waiting for the next poll
 	a.goLoop("push delivery", deliverer.Run)
 	return nil
+}
+
+// delivered tells the booking calendar that one of its notices reached the
+// citizen (other pushes are ignored there). A receipt lost here only makes
+// the citizen be asked again.
+func (a *app) delivered(ctx context.Context, info push.Info, _ bot.Conversation) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := a.booking.Delivered(ctx, info.ID); err != nil {
+		a.log.WarnContext(ctx, "booking delivery receipt not recorded", slog.String("push_id", info.ID), slog.Any("error", err))
+	}
 }
 
 // keepSweeping makes sure the booking calendar's sweep job exists: it drives

@@ -620,7 +620,7 @@ func TestWaitlistOfferIsPushedToTheWaitingChat(t *testing.T) {
 	comuneFile := filepath.Join(t.TempDir(), "comune.yaml")
 	os.WriteFile(comuneFile, []byte(`name: Comune di Prova
 fees: {cie: "22.21", cie_duplicate: "27.37"}
-booking: {horizon_days: 30, min_notice_hours: 2, confirm_days_before: 0}
+booking: {horizon_days: 30, min_notice_hours: 2, confirm_days_before: 0, waitlist_offer_hours: "00:00-24:00"} # offers at any hour: the test runs at any time of day
 offices:
   - id: unica
     name: Sede unica

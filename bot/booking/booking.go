@@ -61,6 +61,8 @@ const (
 	StatusWaiting Status = "waiting"
 	// StatusOffered: a freed slot is held for this waitlisted citizen until
 	// Until; Accept makes it a booking, Decline or the deadline passes it on.
+	// Offers are told, and their holds run, in waking hours only
+	// (Config.OfferHours).
 	StatusOffered Status = "offered"
 	// StatusBooked: booked; asked to confirm at AskAt when the Comune has a
 	// confirmation step, released at ConfirmBy if still unconfirmed.
@@ -136,6 +138,9 @@ type Booking struct {
 	ConfirmBy time.Time `json:"confirm_by,omitzero"`
 	// Asked is true once the confirmation request was issued.
 	Asked bool `json:"asked,omitempty"`
+	// Told is true once the current confirmation request or offer was
+	// reported delivered to the citizen (Service.Delivered).
+	Told bool `json:"told,omitempty"`
 	// Until is the end of the hold for an offered booking, and the end of
 	// the wait for a waitlist entry.
 	Until time.Time `json:"until,omitzero"`
@@ -146,8 +151,17 @@ type Booking struct {
 	// Service; the dialog ignores them).
 	Notice      NoticeKind `json:"notice,omitempty"`
 	NoticeTries int        `json:"notice_tries,omitempty"`
+	// NoticeAt, when set, is the earliest moment the pending notice may go:
+	// an offer made outside waking hours is told in the morning.
+	NoticeAt time.Time `json:"notice_at,omitzero"`
 	// Seq orders the waitlist (lower is first in line).
 	Seq int64 `json:"seq,omitempty"`
+	// WaitOffice and WaitUntil keep, on an offer, the waitlist entry it was
+	// made from (its office, "" for any, and the end of its wait): an offer
+	// that could not be told before its hold ended, and cannot be held
+	// again, puts the citizen back in line with them and Seq.
+	WaitOffice string    `json:"wait_office,omitempty"`
+	WaitUntil  time.Time `json:"wait_until,omitzero"`
 }
 
 // Slot returns the booking's slot (zero for a waitlist entry).

@@ -32,7 +32,7 @@ func (s *Service) midnight(t time.Time) time.Time {
 // window returns the bookable span at now: from the earliest bookable
 // instant (now + min notice) to the end of the last day of the horizon.
 func (s *Service) window(now time.Time) (earliest, end time.Time) {
-	earliest = now.Add(time.Duration(s.c.Booking.MinNoticeHours) * time.Hour)
+	earliest = now.Add(s.minNotice())
 	end = s.midnight(now).AddDate(0, 0, s.c.Booking.HorizonDays+1)
 	return earliest, end
 }

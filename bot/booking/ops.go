@@ -342,7 +342,10 @@ func (s *Service) Join(ctx context.Context, r WaitRequest) (*Booking, error) {
 		return nil, err
 	}
 	now := s.now()
+	// The wait lasts the horizon, and ends (and is told) in the morning
+	// after its last day.
 	_, end := s.window(now)
+	end = s.awake(end)
 	b := &Booking{
 		Office: r.Office, Reason: r.Reason, Status: StatusWaiting,
 		Person: s.pseudonym(fc), Name: name, FiscalCode: fc,
@@ -379,19 +382,59 @@ func noticeID(b *Booking) string {
 	if b.Notice == NoticeConfirm && !b.ConfirmBy.IsZero() {
 		id += ":" + strconv.FormatInt(b.ConfirmBy.Unix()/60, 36)
 	}
+	// An offer held again (it could not be told in time) is a new message
+	// with its new hold.
+	if b.Notice == NoticeOffer && !b.Until.IsZero() {
+		id += ":" + strconv.FormatInt(b.Until.Unix()/60, 36)
+	}
 	return id
+}
+
+// Delivered records that the push id reached the citizen: wire it to
+// push.OnDelivered with Config.DeliveryReceipts. Only the ids of this
+// Service's confirmation requests and offers count (see noticeID); any
+// other id is ignored. A receipt lost (a crash, a store error) errs on the
+// citizen's side: they are asked again, never released unasked.
+func (s *Service) Delivered(ctx context.Context, id string) error {
+	code, kind, deadline, ok := parseNoticeID(id)
+	if !ok {
+		return nil
+	}
+	if err := s.st.Delivered(ctx, code, kind, deadline, s.limits(s.now(), "")); err != nil {
+		return fmt.Errorf("booking: delivery of %s %s: %w", kind, code, err)
+	}
+	return nil
+}
+
+// parseNoticeID reads the code, kind and deadline (to the minute) of a
+// confirmation request's or offer's noticeID.
+func parseNoticeID(id string) (code string, kind NoticeKind, deadline time.Time, ok bool) {
+	parts := strings.Split(id, ":")
+	if len(parts) != 5 || parts[0] != "booking" {
+		return "", "", time.Time{}, false
+	}
+	kind = NoticeKind(parts[2])
+	if kind != NoticeConfirm && kind != NoticeOffer {
+		return "", "", time.Time{}, false
+	}
+	m, err := strconv.ParseInt(parts[4], 36, 64)
+	if err != nil {
+		return "", "", time.Time{}, false
+	}
+	return parts[1], kind, time.Unix(m*60, 0).UTC(), true
 }
 
 // deliver sends the pending notices of r's records and acknowledges them.
 // A failure leaves the notice pending for the next sweep; deliver then
-// reports false.
+// reports false. A notice not to be sent yet (NoticeAt, an offer made at
+// night) stays pending: the sweep sends it when it is due.
 func (s *Service) deliver(ctx context.Context, r *Result) bool {
 	if r == nil {
 		return true
 	}
 	ok := true
 	for _, b := range []*Booking{r.Booking, r.Offered} {
-		if b == nil || b.Notice == "" {
+		if b == nil || b.Notice == "" || b.NoticeAt.After(s.now()) {
 			continue
 		}
 		if s.cfg.Notifier == nil {
@@ -509,8 +552,11 @@ func (s *Service) offerFree(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	now := s.now()
-	earliest, end := s.window(now)
-	free, err := s.free(ctx, offices, earliest, end)
+	_, end := s.window(now)
+	// Only places that can be offered: min notice after the offer is told
+	// (in the morning when it is night).
+	from := s.limits(now, "").OfferFrom
+	free, err := s.free(ctx, offices, from, end)
 	if err != nil {
 		return 0, err
 	}

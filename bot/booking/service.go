@@ -50,6 +50,22 @@ type Config struct {
 	// SweepEvery is how often the sweep (Run, or the scheduler job of
 	// Queue) looks for due deadlines (default 15s).
 	SweepEvery time.Duration
+	// DeliveryReceipts says that the Notifier's messages report their
+	// delivery (push.OnDelivered wired to Service.Delivered): a
+	// confirmation request or offer then counts as told only once
+	// delivered, so one handed over but never delivered by its deadline
+	// is asked again (or the place held again) instead of costing the
+	// citizen their appointment or place in line. Leave it false when
+	// nothing reports deliveries: a request handed over counts as asked.
+	DeliveryReceipts bool
+	// OfferHours are the waking hours, in the Comune's time zone, in which
+	// waitlist offers are told and their holds run (default: the Comune
+	// file's booking.waitlist_offer_hours, itself 08:00-20:00 by default;
+	// Hours{0, 24 * time.Hour} for any time). A place freed, or a day
+	// opened, at night is held for the first in line and told in the
+	// morning, with the whole hold from then, so nobody loses their place
+	// in line while asleep.
+	OfferHours Hours
 }
 
 // Service is the booking calendar. It is safe for concurrent use, and
@@ -93,6 +109,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = 15 * time.Second
 	}
+	if cfg.OfferHours == (Hours{}) {
+		cfg.OfferHours = comuneHours(cfg.Comune.Booking.WaitlistOfferHours)
+	}
+	if err := cfg.OfferHours.check(); err != nil {
+		return nil, err
+	}
 	clock := cfg.Now
 	// Milliseconds are what every Store keeps of an instant.
 	now := func() time.Time { return clock().Truncate(time.Millisecond) }
@@ -108,13 +130,14 @@ func (s *Service) Comune() *comune.Comune { return s.c }
 const endedRetention = 24 * time.Hour
 
 // answerWindow is the least time a citizen gets to answer a confirmation
-// request (the shortest window plan gives: asked a day before, answered 12
-// hours before).
-const answerWindow = 12 * time.Hour
+// request: the shortest window plan gives (the Comune file guarantees
+// confirm_days_before leaves it before min notice).
+const answerWindow = comune.AnswerWindow
 
 // limits returns the Store limits at now for taking a place at office.
 func (s *Service) limits(now time.Time, office string) Limits {
 	b := s.c.Booking
+	told := s.awake(now)
 	lim := Limits{
 		Now:            now,
 		MaxActive:      b.MaxActivePerPerson,
@@ -122,11 +145,14 @@ func (s *Service) limits(now time.Time, office string) Limits {
 		RateLimit:      s.cfg.RateLimit,
 		RateWindow:     s.cfg.RateWindow,
 		IdempotencyTTL: s.cfg.IdempotencyTTL,
-		Hold:           time.Duration(b.WaitlistHoldMinutes) * time.Minute,
-		OfferFrom:      now.Add(time.Duration(b.MinNoticeHours) * time.Hour),
+		OfferAt:        told,
+		OfferUntil:     s.wakingAdd(told, time.Duration(b.WaitlistHoldMinutes)*time.Minute),
+		OfferFrom:      told.Add(s.minNotice()),
+		MinNotice:      s.minNotice(),
 		Retention:      time.Duration(s.c.PIIRetentionDays) * 24 * time.Hour,
 		Ended:          endedRetention,
 		AnswerWindow:   answerWindow,
+		Receipts:       s.cfg.DeliveryReceipts,
 		Capacities:     make(map[string]int, len(s.c.Offices)),
 	}
 	for _, o := range s.c.Offices {
@@ -145,16 +171,32 @@ func (s *Service) plan(slot Slot, now time.Time) Plan {
 	if n <= 0 {
 		return p
 	}
+	// Asked n days before at the same wall-clock time, answered a day
+	// later, but 12 hours before the appointment at the latest, and no
+	// later than min notice before it: a place released after that could
+	// be neither offered to the waitlist nor booked (the stores apply the
+	// same cap to a request that goes late).
 	ask := slot.Start.In(s.c.Location()).AddDate(0, 0, -n)
+	by := ask.Add(24 * time.Hour)
+	for _, latest := range []time.Time{slot.Start.Add(-12 * time.Hour), slot.Start.Add(-s.minNotice())} {
+		if latest.Before(by) {
+			by = latest
+		}
+	}
+	// The Comune file makes n days leave the answer window; a day
+	// shortened by daylight saving time may not: ask earlier then.
+	if by.Sub(ask) < answerWindow {
+		ask = by.Add(-answerWindow)
+	}
 	if !now.Before(ask) {
 		p.Status = StatusConfirmed // booked inside the window: nothing to ask
 		return p
 	}
-	p.AskAt = ask.UTC()
-	p.ConfirmBy = ask.Add(24 * time.Hour)
-	if latest := slot.Start.Add(-12 * time.Hour); latest.Before(p.ConfirmBy) {
-		p.ConfirmBy = latest
-	}
-	p.ConfirmBy = p.ConfirmBy.UTC()
+	p.AskAt, p.ConfirmBy = ask.UTC(), by.UTC()
 	return p
+}
+
+// minNotice is the Comune's min_notice_hours.
+func (s *Service) minNotice() time.Duration {
+	return time.Duration(s.c.Booking.MinNoticeHours) * time.Hour
 }

@@ -55,13 +55,20 @@ type Store interface {
 	//   - an offer whose hold ended expires (purged lim.Ended later at
 	//     most) and the place goes to the next in line (skipping, as
 	//     cancelled, anyone who has MaxActive upcoming bookings by now);
+	//     but one never told (its notice still pending, never handed
+	//     over, or with lim.Receipts not reported delivered: !Told) is
+	//     held again (Until lim.OfferUntil, told from lim.OfferAt) while its
+	//     slot starts at or after lim.OfferFrom, and else goes back in line
+	//     (waiting, with WaitOffice, WaitUntil and its Seq; the place is
+	//     freed);
 	//   - a booking is asked to confirm at AskAt, with at least
 	//     lim.AnswerWindow to answer (ConfirmBy moves later when the ask
 	//     comes late), or kept as confirmed when it is too late to ask;
 	//   - at ConfirmBy an unconfirmed booking whose request was
-	//     acknowledged (Ack) is released (purged lim.Ended later at most);
-	//     one whose request is still pending, never handed over, is asked
-	//     again with a new deadline instead;
+	//     acknowledged (Ack), and with lim.Receipts reported delivered
+	//     (Told), is released (purged lim.Ended later at most); one whose
+	//     request was never told is asked again with a new deadline
+	//     instead (kept as confirmed when it is too late to ask);
 	//   - a waitlist entry expires at Until;
 	//   - the record is deleted at PurgeAt once no notice is pending, and
 	//     lim.Ended after PurgeAt in any case (a notice that could not be
@@ -75,7 +82,10 @@ type Store interface {
 	// the same rules as a freed place: not before lim.OfferFrom, only while
 	// the slot has fewer than lim.Capacities[office] places held, skipping
 	// (as cancelled) anyone with MaxActive upcoming bookings. Result.Offered
-	// is the offer (Notice set), or nil when nothing was offered.
+	// is the offer (Notice set), or nil when nothing was offered. Every
+	// offer, of a freed place too, is held until lim.OfferUntil and its
+	// notice waits until lim.OfferAt (NoticeAt); it keeps the entry's
+	// office and end of wait in WaitOffice and WaitUntil.
 	Offer(ctx context.Context, slot Slot, lim Limits) (*Result, error)
 
 	// Waiting returns how many entries wait on the waitlist of each of
@@ -86,6 +96,15 @@ type Store interface {
 	// Ack records that notice kind of code was sent (clears Booking.Notice
 	// when it still is kind).
 	Ack(ctx context.Context, code string, kind NoticeKind, lim Limits) error
+
+	// Delivered records that notice kind of code (a confirmation request
+	// or an offer) whose deadline was the minute of deadline (ConfirmBy,
+	// Until) reached the citizen at lim.Now: Told, and the notice
+	// acknowledged. A request delivered late gets at least
+	// lim.AnswerWindow from now (never past MinNotice before the start), an
+	// offer its hold from now (Until lim.OfferUntil when later). A receipt
+	// for another deadline, kind or status changes nothing.
+	Delivered(ctx context.Context, code string, kind NoticeKind, deadline time.Time, lim Limits) error
 
 	// NoticeFailed records that notice kind of code could not be sent, when it is
 	// still the pending one: it counts the failure (Booking.NoticeTries)
@@ -132,21 +151,31 @@ type Limits struct {
 	// IdempotencyKey (Insert) and how long it is remembered.
 	IdempotencyKey string
 	IdempotencyTTL time.Duration
-	// Hold is how long a freed slot is held for the first in line.
-	Hold time.Duration
+	// OfferAt is when an offer made now is told: Now in waking hours, else
+	// the next morning (the offer's NoticeAt). OfferUntil is the end of its
+	// hold: waitlist_hold_minutes counted in waking hours from OfferAt.
+	OfferAt    time.Time
+	OfferUntil time.Time
 	// OfferFrom: a freed slot starting before this is not offered to the
-	// waitlist (it is too close: now + min notice); it just becomes free.
+	// waitlist (it is too close: min notice after OfferAt); it just
+	// becomes free.
 	OfferFrom time.Time
+	// MinNotice is the Comune's min_notice_hours.
+	MinNotice time.Duration
 	// Retention is how long after its start a booking is kept (the purge).
 	Retention time.Duration
 	// AnswerWindow is the least time a citizen gets to answer a
 	// confirmation request: one asked late (the sweep did not run at
 	// AskAt), or asked again because the request could not be handed to
 	// the Notifier by ConfirmBy, gets ConfirmBy = Now+AnswerWindow, but
-	// never later than OfferFrom-Now before the start (a place released
-	// later could not be offered); past that the booking is kept
+	// never later than MinNotice before the start (a place released later
+	// could be neither offered nor booked); past that the booking is kept
 	// (confirmed) without asking.
 	AnswerWindow time.Duration
+	// Receipts: deliveries are reported (Store.Delivered), so a
+	// confirmation request or offer not reported delivered (!Told) by its
+	// deadline counts as never told.
+	Receipts bool
 	// Ended is how long a booking that ends without the appointment
 	// (cancelled, declined, released, an offer not accepted) is kept at
 	// most: its PurgeAt becomes min(PurgeAt, Now+Ended), so the citizen's
@@ -177,11 +206,13 @@ type Result struct {
 }
 
 // DueAt is when something is next due on b, for Stores keeping a due index:
-// now when a notice is pending (set), else the end of an offer's hold or of
-// a wait, the confirmation request and deadline of a booking that needs
-// one, and otherwise the purge.
+// now when a notice is pending (set; NoticeAt if later), else the end of an
+// offer's hold or of a wait, the confirmation request and deadline of a
+// booking that needs one, and otherwise the purge.
 func DueAt(b *Booking, set time.Time) time.Time {
 	switch {
+	case b.Notice != "" && b.NoticeAt.After(set):
+		return b.NoticeAt
 	case b.Notice != "":
 		return set
 	case b.Status == StatusOffered || b.Status == StatusWaiting:

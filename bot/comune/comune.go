@@ -100,6 +100,13 @@ type Contacts struct {
 	Website string `yaml:"website"`
 }
 
+// AnswerWindow is the least time a citizen gets to answer a confirmation
+// request. An unconfirmed booking is released min_notice_hours before the
+// appointment at the latest (a place released later could be neither
+// offered nor booked), so confirm_days_before must leave this much between
+// the request and that moment: the file is refused otherwise.
+const AnswerWindow = 12 * time.Hour
+
 // Booking rules.
 type Booking struct {
 	HorizonDays        int `yaml:"horizon_days"`
@@ -107,8 +114,13 @@ type Booking struct {
 	MaxActivePerPerson int `yaml:"max_active_per_person"`
 	ConfirmDaysBefore  int `yaml:"confirm_days_before"`
 	// WaitlistHoldMinutes is how long a freed slot is held for the first
-	// citizen on the waitlist (default 15).
+	// citizen on the waitlist (default 15), counted in WaitlistOfferHours.
 	WaitlistHoldMinutes int `yaml:"waitlist_hold_minutes"`
+	// WaitlistOfferHours are the hours of the day ("08:00-20:00", the
+	// default; "00:00-24:00" for any time) in which waitlist offers are
+	// sent and their holds run: a place freed at night is held for the
+	// first in line and offered in the morning.
+	WaitlistOfferHours Period `yaml:"waitlist_offer_hours"`
 }
 
 // Office is one registry office (sede) that issues the CIE.
@@ -252,20 +264,30 @@ func (v *validator) check(c *Comune) {
 		}
 	}
 	b := &c.Booking
-	positive := func(field string, val *int, def, lo, hi int) {
+	positive := func(field string, val *int, def, lo, hi int) bool {
 		if v.present("booking", field) {
 			if *val < lo || *val > hi {
 				v.fail(p("booking", field), "must be between %d and %d, not %d", lo, hi, *val)
+				return false
 			}
-			return
+			return true
 		}
 		*val = def
+		return true
 	}
 	positive("horizon_days", &b.HorizonDays, 60, 1, 366)
-	positive("min_notice_hours", &b.MinNoticeHours, 2, 0, 24*30)
+	noticeOK := positive("min_notice_hours", &b.MinNoticeHours, 2, 0, 24*30)
 	positive("max_active_per_person", &b.MaxActivePerPerson, 1, 1, 10)
-	positive("confirm_days_before", &b.ConfirmDaysBefore, 0, 0, 30)
+	confirmOK := positive("confirm_days_before", &b.ConfirmDaysBefore, 0, 0, 30)
 	positive("waitlist_hold_minutes", &b.WaitlistHoldMinutes, 15, 1, 24*60)
+	if noticeOK && confirmOK {
+		v.confirmWindow(b)
+	}
+	if !v.present("booking", "waitlist_offer_hours") {
+		b.WaitlistOfferHours = Period{Start: 8 * 60, End: 20 * 60}
+	} else {
+		v.periods(p("booking", "waitlist_offer_hours"), []Period{b.WaitlistOfferHours})
+	}
 	if c.NationalHolidays == nil {
 		yes := true
 		c.NationalHolidays = &yes
@@ -284,6 +306,22 @@ func (v *validator) check(c *Comune) {
 	for i, o := range c.Offices {
 		v.office(c, i, o, seen)
 	}
+}
+
+// confirmWindow checks that the confirmation request, confirm_days_before
+// the appointment, leaves the citizen AnswerWindow before the release,
+// min_notice_hours before it.
+func (v *validator) confirmWindow(b *Booking) {
+	answer := int(AnswerWindow / time.Hour)
+	n, notice := b.ConfirmDaysBefore, b.MinNoticeHours
+	if n <= 0 || n*24 >= notice+answer {
+		return
+	}
+	v.fail(p("booking", "confirm_days_before"),
+		"%d leaves no time to confirm: the request goes %d hours before the appointment, and an unconfirmed "+
+			"booking is released min_notice_hours (%d) before it, so the citizen would have %d of the %d hours "+
+			"they need to answer; set confirm_days_before to at least %d, or min_notice_hours to at most %d",
+		n, n*24, notice, max(n*24-notice, 0), answer, (notice+answer+23)/24, n*24-answer)
 }
 
 var officeID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,23}$`)

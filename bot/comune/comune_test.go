@@ -21,7 +21,8 @@ func TestExampleFileWorksAsWritten(t *testing.T) {
 		t.Errorf("NonResidents = %q", c.NonResidents)
 	}
 	b := c.Booking
-	if b.HorizonDays != 60 || b.MinNoticeHours != 2 || b.MaxActivePerPerson != 1 || b.ConfirmDaysBefore != 3 || b.WaitlistHoldMinutes != 15 {
+	if b.HorizonDays != 60 || b.MinNoticeHours != 2 || b.MaxActivePerPerson != 1 || b.ConfirmDaysBefore != 3 || b.WaitlistHoldMinutes != 15 ||
+		b.WaitlistOfferHours.String() != "08:00-20:00" {
 		t.Errorf("Booking = %+v", b)
 	}
 	o := c.Office("centrale")
@@ -167,6 +168,17 @@ offices:
 		{"empty", "", []string{"empty"}},
 		{"no offices", "name: X\nfees: {cie: \"1.00\", cie_duplicate: \"2.00\"}\n", []string{"offices", "at least one"}},
 		{"bad timezone", valid + "timezone: Mars/Olympus\n", []string{"line 11", "timezone"}},
+		// Asked a day before, released a day before: no time to answer.
+		{"confirm inside min notice", valid + "booking:\n  min_notice_hours: 24\n  confirm_days_before: 1\n",
+			[]string{"line 13", "booking.confirm_days_before", "min_notice_hours", "at least 2", "at most 12"}},
+		{"confirm window too short", valid + "booking:\n  confirm_days_before: 2\n  min_notice_hours: 37\n",
+			[]string{"line 12", "booking.confirm_days_before", "min_notice_hours", "at least 3", "at most 36"}},
+		{"offer hours backwards", valid + "booking:\n  waitlist_offer_hours: \"20:00-08:00\"\n",
+			[]string{"line 12", "booking.waitlist_offer_hours", "ends before it starts"}},
+		{"offer hours not a period", valid + "booking:\n  waitlist_offer_hours: \"8-20\"\n",
+			[]string{"line 12", "08:30-12:30"}},
+		{"confirm window of minutes", valid + "booking:\n  min_notice_hours: 23\n  confirm_days_before: 1\n",
+			[]string{"line 13", "booking.confirm_days_before"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,6 +192,65 @@ offices:
 				}
 			}
 		})
+	}
+}
+
+// TestConfirmWindowCombinations: confirm_days_before must leave the citizen
+// at least AnswerWindow between the request and the release, which comes
+// min_notice_hours before the appointment; without a confirmation step any
+// min notice goes.
+func TestConfirmWindowCombinations(t *testing.T) {
+	base := `name: Comune di Prova
+fees: {cie: "22.21", cie_duplicate: "27.37"}
+offices:
+  - {id: centrale, name: Sede, address: Via Roma 1, slot_minutes: 20, desks: 2, hours: {monday: ["08:30-12:30"]}}
+`
+	tests := []struct {
+		booking string
+		ok      bool
+	}{
+		{"{min_notice_hours: 2, confirm_days_before: 3}", true}, // the example file
+		{"{min_notice_hours: 12, confirm_days_before: 1}", true},
+		{"{min_notice_hours: 36, confirm_days_before: 2}", true},
+		{"{confirm_days_before: 1}", true}, // default min notice (2 hours)
+		{"{min_notice_hours: 720, confirm_days_before: 0}", true},
+		{"{min_notice_hours: 720}", true},
+		{"{min_notice_hours: 13, confirm_days_before: 1}", false},
+		{"{min_notice_hours: 24, confirm_days_before: 1}", false},
+		{"{min_notice_hours: 48, confirm_days_before: 2}", false},
+		{"{min_notice_hours: 720, confirm_days_before: 30}", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.booking, func(t *testing.T) {
+			_, err := comune.Parse([]byte(base+"booking: "+tc.booking+"\n"), "c.yaml")
+			if got := err == nil; got != tc.ok {
+				t.Errorf("Parse(booking: %s) = %v, want accepted %v", tc.booking, err, tc.ok)
+			}
+		})
+	}
+	if comune.AnswerWindow != 12*time.Hour {
+		t.Errorf("AnswerWindow = %v, want 12h (the tests above assume it)", comune.AnswerWindow)
+	}
+}
+
+func TestWaitlistOfferHours(t *testing.T) {
+	base := `name: Comune di Prova
+fees: {cie: "22.21", cie_duplicate: "27.37"}
+offices:
+  - {id: centrale, name: Sede, address: Via Roma 1, slot_minutes: 20, desks: 2, hours: {monday: ["08:30-12:30"]}}
+`
+	for _, tc := range []struct{ booking, want string }{
+		{"", "08:00-20:00"},
+		{"booking: {waitlist_offer_hours: \"09:30-18:00\"}\n", "09:30-18:00"},
+		{"booking: {waitlist_offer_hours: \"00:00-24:00\"}\n", "00:00-24:00"},
+	} {
+		c, err := comune.Parse([]byte(base+tc.booking), "c.yaml")
+		if err != nil {
+			t.Fatalf("Parse(%q) = %v", tc.booking, err)
+		}
+		if got := c.Booking.WaitlistOfferHours.String(); got != tc.want {
+			t.Errorf("Got(waitlist_offer_hours of %q) = %s, want %s", tc.booking, got, tc.want)
+		}
 	}
 }
 

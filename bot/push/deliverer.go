@@ -66,6 +66,7 @@ type Deliverer struct {
 	runner      *schedule.Runner
 	senders     map[string]Sender // by queue
 	unreachable func(ctx context.Context, conv bot.Conversation, err error)
+	delivered   func(ctx context.Context, info Info, conv bot.Conversation)
 	log         *slog.Logger
 	metrics     *Metrics
 	now         func() time.Time
@@ -86,6 +87,15 @@ type delivererConfig struct {
 // citizen's subscriptions. InfoFrom(ctx) tells which push it was.
 func OnUnreachable(fn func(ctx context.Context, conv bot.Conversation, err error)) Option {
 	return func(c *delivererConfig) { c.d.unreachable = fn }
+}
+
+// OnDelivered calls fn (synchronously, so keep it short) each time a push
+// reached its recipient: its Sender returned nil. Producers that must know
+// a push arrived, not only that it was queued (a request to confirm a
+// booking), learn it here by the push's id (info.ID). A crash right after
+// the delivery loses the call; a push is never reported undelivered here.
+func OnDelivered(fn func(ctx context.Context, info Info, conv bot.Conversation)) Option {
+	return func(c *delivererConfig) { c.d.delivered = fn }
 }
 
 // WithQueueSettings sets Concurrency, Lease, MaxAttempts, MinBackoff and
@@ -194,12 +204,17 @@ func (d *Deliverer) deliver(ctx context.Context, j schedule.Job) error {
 		ctx, cancel = context.WithDeadline(ctx, expires)
 		defer cancel()
 	}
-	ctx = context.WithValue(ctx, infoKey{}, Info{ID: j.ID, Bulk: p.Bulk, Attempt: j.Attempt, Due: j.Due, Expires: expires})
+	info := Info{ID: j.ID, Bulk: p.Bulk, Attempt: j.Attempt, Due: j.Due, Expires: expires}
+	ctx = context.WithValue(ctx, infoKey{}, info)
 	err = s.Push(ctx, p.conv(), p.replies())
 	var ra *RetryAfterError
 	switch {
 	case err == nil:
 		d.metrics.count(p.Channel, "delivered")
+		if d.delivered != nil {
+			// Delivered even when the expiry passes right now: tell it.
+			d.delivered(context.WithoutCancel(ctx), info, p.conv())
+		}
 		return nil
 	case errors.Is(err, ErrUnreachable):
 		d.metrics.count(p.Channel, "unreachable")

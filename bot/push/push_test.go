@@ -478,6 +478,47 @@ func TestOtherErrorsAreRetried(t *testing.T) {
 	eventually(t, "delivered", drained(t, b, push.Queue("telegram")))
 }
 
+// TestOnDeliveredTellsDeliveriesOnly: the hook hears of a push once it
+// reached the citizen (after a failed attempt too), never of a push that
+// failed for good or expired undelivered.
+func TestOnDeliveredTellsDeliveriesOnly(t *testing.T) {
+	b := openBolt(t)
+	var calls atomic.Int32
+	rec := newRecorder(func(_ context.Context, d delivery) error {
+		switch {
+		case d.info.ID == "gone:2":
+			return fmt.Errorf("403: %w", push.ErrUnreachable)
+		case calls.Add(1) == 1:
+			return errors.New("telegram: 502 Bad Gateway")
+		}
+		return nil
+	})
+	told := make(chan push.Info, 10)
+	run(t, b, map[string]push.Sender{"telegram": rec}, push.WithQueueSettings(schedule.Queue{MinBackoff: 10 * time.Millisecond}),
+		push.OnDelivered(func(_ context.Context, info push.Info, conv bot.Conversation) {
+			if conv != citizen {
+				t.Errorf("OnDelivered conv = %+v, want %+v", conv, citizen)
+			}
+			told <- info
+		}))
+	o := push.NewOutbox(b)
+	send(t, o, "gone:2", citizen, text("x"))
+	send(t, o, "ok:1", citizen, text("y"))
+	send(t, o, "late:3", citizen, text("z"), push.At(time.Now().Add(-time.Hour)), push.ExpiresAt(time.Now().Add(-time.Minute)))
+	eventually(t, "every push settled", drained(t, b, push.Queue("telegram")))
+	select {
+	case info := <-told:
+		if info.ID != "ok:1" || info.Attempt != 1 {
+			t.Errorf("OnDelivered(%s, attempt %d), want ok:1 on attempt 1", info.ID, info.Attempt)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnDelivered was not called for the delivered push")
+	}
+	if n := len(told); n != 0 {
+		t.Errorf("OnDelivered called %d more times, want once", n)
+	}
+}
+
 // TestHungDelivererIsTakenOver: one deliverer claims a push and never
 // finishes (its sender hangs, ignoring its context). When the lease runs
 // out another deliverer delivers it, exactly once.

@@ -274,9 +274,18 @@ func (a *Appointments) ownerCode(ctx context.Context, t *bot.Turn, text string) 
 	return nil
 }
 
+// showOne shows one booking with its actions; one that can no longer
+// change (cancelled, released, over...) has none: the citizen is told so
+// and may book again or see their list.
 func (a *Appointments) showOne(t *bot.Turn, b *core.Booking) {
 	t.Goto("list")
-	t.SayT("booking.mine.single", map[string]any{"Item": a.describe(t, b)}, a.actions(t, b)...)
+	data := map[string]any{"Item": a.describe(t, b)}
+	if acts := a.actions(t, b); len(acts) > 0 {
+		t.SayT("booking.mine.single", data, acts...)
+		return
+	}
+	t.SayT("booking.mine.ended", data, t.Button("menu:"+BookName, "menu.book", nil),
+		t.Button("menu:"+AppointmentsName, "menu.appointments", nil))
 }
 
 // act starts an action on one booking.

@@ -213,6 +213,8 @@ func waitlistOfferAccepted(t *testing.T, h *harness) {
 	// Seven days from Thursday 26 November: the last day it covers is
 	// Thursday 3 December.
 	contains(t, r, "La lista d'attesa vale fino a giovedì 3 dicembre 2026.")
+	// Offers come in waking hours only, and the citizen is told so.
+	contains(t, r, h.msg("it", "booking.waitlist.hours", map[string]any{"From": "08:00", "To": "20:00"}))
 
 	// c1 cancels: the place is offered to w at once, with buttons.
 	h.text("c1", "/appuntamenti")
@@ -352,6 +354,32 @@ func TestBookOnRedis(t *testing.T) {
 	contains(t, r, h.prefix("it", "booking.mine.cancelled"))
 }
 
+// TestEndedBookingHasNothingToChoose: a cancelled booking found by its
+// code says it can no longer be changed and offers to book, instead of
+// "choose what to do" over no buttons; in English too.
+func TestEndedBookingHasNothingToChoose(t *testing.T) {
+	h := newHarness(t)
+	b := h.book("u", "centrale", "Mario Rossi", cfMario)
+	if _, err := h.svc.Cancel(context.Background(), b.Code, core.Owner{FiscalCode: cfMario}); err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"it", "en"} {
+		if lang == "en" {
+			h.text("u", "english")
+		}
+		h.text("u", "/appuntamenti")
+		r := h.text("u", b.Code)
+		item := h.msg(lang, "booking.mine.item.cancelled", map[string]any{"Code": b.Code})
+		contains(t, r, h.msg(lang, "booking.mine.ended", map[string]any{"Item": item}))
+		lacks(t, r, h.msg(lang, "booking.mine.single", map[string]any{"Item": item}))
+		if got := buttons(r, "appointments:"); len(got) != 0 {
+			t.Errorf("Got(buttons %v on a cancelled booking), want none", got)
+		}
+		button(t, r, "menu:book")
+		button(t, r, "menu:appointments")
+	}
+}
+
 // TestPastAppointmentIsOver: the day after the appointment the citizen can
 // book again; the old one is neither listed nor offered for a move or a
 // cancellation, and "you already have an appointment" is not said.
@@ -367,6 +395,9 @@ func TestPastAppointmentIsOver(t *testing.T) {
 	if got := buttons(r, "appointments:"); len(got) != 0 {
 		t.Errorf("Got(buttons %v on a past appointment), want none", got)
 	}
+	lacks(t, r, "Scegli cosa fare")
+	contains(t, r, "non si può più cambiare")
+	button(t, r, "menu:book")
 	r = h.press("u", "appt:cancel:"+b.Code)
 	contains(t, r, h.msg("it", "booking.appt.past", nil))
 	if got, _ := h.svc.Lookup(context.Background(), b.Code); got.Status != core.StatusConfirmed {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"sportello/bot"
@@ -637,10 +638,16 @@ func (b *Book) join(ctx context.Context, t *bot.Turn) error {
 		t.End()
 		t.SayT("booking.waitlist.done", map[string]any{
 			"Code": entry.Code, "Office": b.officeLabel(t, entry.Office), "Hold": b.c.Booking.WaitlistHoldMinutes,
-			// Until is the midnight that ends the horizon: the last day the
+			// Until is the morning after the horizon: the last day the
 			// entry covers is the one before.
 			"Until": t.Date(b.local(entry.Until).AddDate(0, 0, -1)),
 		})
+		if h := b.c.Booking.WaitlistOfferHours; h.End-h.Start < 24*60 {
+			at := func(m int) string {
+				return t.Clock(time.Date(2000, 1, 1, m/60, m%60, 0, 0, time.UTC))
+			}
+			t.SayT("booking.waitlist.hours", map[string]any{"From": at(h.Start), "To": at(h.End)})
+		}
 		b.log.Info("joined waitlist", "code", entry.Code)
 		return nil
 	case errors.Is(err, core.ErrFreeSlots):

@@ -91,7 +91,7 @@ func (k *btx) get(code string) (*booking.Booking, error) {
 }
 
 // save writes b and moves it in the due index. A pending notice that
-// changed starts its failed tries from 0.
+// changed starts its failed tries from 0; NoticeAt holds back offers only.
 func (k *btx) save(b *booking.Booking) error {
 	return k.saveDue(b, booking.DueAt(b, k.now))
 }
@@ -105,6 +105,9 @@ func (k *btx) saveDue(b *booking.Booking, at time.Time) error {
 		if json.Unmarshal(v, &old) == nil && old.Notice != b.Notice {
 			b.NoticeTries = 0
 		}
+	}
+	if b.Notice != booking.NoticeOffer {
+		b.NoticeAt = time.Time{}
 	}
 	data, err := json.Marshal(b)
 	if err != nil {
@@ -324,16 +327,45 @@ func (k *btx) offerNext(office string, start time.Time, lim booking.Limits) (*bo
 			}
 			continue
 		}
+		w.WaitOffice, w.WaitUntil = w.Office, w.Until
 		w.Status, w.Office, w.Start = booking.StatusOffered, office, start.UTC()
-		w.Until = lim.Now.Add(lim.Hold).UTC()
 		w.PurgeAt = start.Add(lim.Retention).UTC()
-		w.Notice = booking.NoticeOffer
+		hold(w, lim)
 		if err := k.take(w); err != nil {
 			return nil, err
 		}
 		return w, k.save(w)
 	}
 	return nil, nil
+}
+
+// hold (re)starts the hold of the offer w at lim.Now: told at lim.OfferAt
+// (the morning when it is night), held until lim.OfferUntil.
+func hold(w *booking.Booking, lim booking.Limits) {
+	w.Until, w.Notice, w.Told = lim.OfferUntil.UTC(), booking.NoticeOffer, false
+	w.NoticeAt = time.Time{}
+	if lim.OfferAt.After(lim.Now) {
+		w.NoticeAt = lim.OfferAt.UTC()
+	}
+}
+
+// backInLine turns the offer b, never told, back into the waitlist entry
+// it was made from, in its old place in line, and frees its place.
+func (k *btx) backInLine(b *booking.Booking, lim booking.Limits) (*booking.Booking, error) {
+	old := *b
+	if err := k.calDel(&old); err != nil {
+		return nil, err
+	}
+	b.Status, b.Office, b.Start = booking.StatusWaiting, b.WaitOffice, time.Time{}
+	b.Until, b.PurgeAt, b.Notice, b.Told = b.WaitUntil, b.WaitUntil, "", false
+	b.WaitOffice, b.WaitUntil = "", time.Time{}
+	if err := k.wait.Put(join(waitKey(b.Office), be64(b.Seq)), []byte(b.Code)); err != nil {
+		return nil, err
+	}
+	if err := k.save(b); err != nil {
+		return nil, err
+	}
+	return k.free(&old, lim)
 }
 
 // answerBy is the deadline to confirm b asked at lim.Now: by, but at least
@@ -344,10 +376,17 @@ func answerBy(b *booking.Booking, by time.Time, lim booking.Limits) (time.Time, 
 	if least := lim.Now.Add(lim.AnswerWindow); by.Before(least) {
 		by = least
 	}
-	if latest := b.Start.Add(-lim.OfferFrom.Sub(lim.Now)); latest.Before(by) {
+	if latest := b.Start.Add(-lim.MinNotice); latest.Before(by) {
 		by = latest
 	}
 	return by.UTC(), by.After(lim.Now)
+}
+
+// untold reports whether b's request or offer (notice kind) never reached
+// the citizen: still pending, or not reported delivered when deliveries
+// are.
+func untold(b *booking.Booking, kind booking.NoticeKind, lim booking.Limits) bool {
+	return !b.Told && (b.Notice == kind || lim.Receipts)
 }
 
 // ended shortens the purge of a booking that ended without the
@@ -528,7 +567,7 @@ func (s *Store) Move(_ context.Context, code string, to booking.Slot, p booking.
 			return nil, err
 		}
 		b.Office, b.Start = to.Office, to.Start.UTC()
-		b.Status, b.AskAt, b.ConfirmBy, b.PurgeAt, b.Asked = p.Status, p.AskAt, p.ConfirmBy, p.PurgeAt, false
+		b.Status, b.AskAt, b.ConfirmBy, b.PurgeAt, b.Asked, b.Told = p.Status, p.AskAt, p.ConfirmBy, p.PurgeAt, false, false
 		if b.Notice == booking.NoticeConfirm {
 			b.Notice = ""
 		}
@@ -607,7 +646,7 @@ func (s *Store) Confirm(_ context.Context, code string, p booking.Plan, lim book
 				return booking.ErrNotActive, nil
 			}
 			b.Status, b.AskAt, b.ConfirmBy, b.PurgeAt = p.Status, p.AskAt, p.ConfirmBy, p.PurgeAt
-			b.Asked, b.Until, b.Notice = false, time.Time{}, ""
+			b.Asked, b.Told, b.Until, b.Notice = false, false, time.Time{}, ""
 			return nil, k.save(b)
 		}
 		return booking.ErrNotActive, nil
@@ -629,6 +668,16 @@ func (s *Store) Advance(_ context.Context, code string, lim booking.Limits) (*bo
 		res.Booking = b
 		now := lim.Now
 		switch {
+		case b.Status == booking.StatusOffered && !now.Before(b.Until) && untold(b, booking.NoticeOffer, lim) &&
+			!b.Start.Before(lim.OfferFrom):
+			// Never handed over, and it can still be held: held again.
+			hold(b, lim)
+			return nil, k.save(b)
+		case b.Status == booking.StatusOffered && !now.Before(b.Until) && untold(b, booking.NoticeOffer, lim) &&
+			!b.WaitUntil.IsZero():
+			// Never handed over, and too close to hold again: back in line.
+			res.Offered, err = k.backInLine(b, lim)
+			return nil, err
 		case b.Status == booking.StatusOffered && !now.Before(b.Until):
 			b.Status, b.Notice = booking.StatusExpired, booking.NoticeOfferExpired
 			ended(b, lim)
@@ -645,16 +694,16 @@ func (s *Store) Advance(_ context.Context, code string, lim booking.Limits) (*bo
 			return nil, k.save(b)
 		case b.Status == booking.StatusBooked && !b.AskAt.IsZero() && !b.Asked && !now.Before(b.AskAt):
 			if by, ok := answerBy(b, b.ConfirmBy, lim); ok {
-				b.Asked, b.Notice, b.ConfirmBy = true, booking.NoticeConfirm, by
+				b.Asked, b.Told, b.Notice, b.ConfirmBy = true, false, booking.NoticeConfirm, by
 			} else {
 				b.Status = booking.StatusConfirmed
 			}
 			return nil, k.save(b)
-		case b.Status == booking.StatusBooked && b.Asked && !now.Before(b.ConfirmBy) && b.Notice == booking.NoticeConfirm:
-			// The request never reached the outbox: ask again with a new
+		case b.Status == booking.StatusBooked && b.Asked && !now.Before(b.ConfirmBy) && untold(b, booking.NoticeConfirm, lim):
+			// The request never reached the citizen: ask again with a new
 			// deadline.
 			if by, ok := answerBy(b, time.Time{}, lim); ok {
-				b.ConfirmBy = by
+				b.ConfirmBy, b.Notice, b.Told = by, booking.NoticeConfirm, false
 			} else {
 				b.Status, b.Notice = booking.StatusConfirmed, ""
 			}
@@ -715,6 +764,33 @@ func (s *Store) Ack(_ context.Context, code string, kind booking.NoticeKind, lim
 			return nil, err
 		}
 		b.Notice = ""
+		return nil, k.save(b)
+	})
+}
+
+// Delivered implements booking.Store.
+func (s *Store) Delivered(_ context.Context, code string, kind booking.NoticeKind, deadline time.Time, lim booking.Limits) error {
+	return s.update("delivered", lim.Now, func(k *btx) (error, error) {
+		b, err := k.get(code)
+		if err != nil || b == nil {
+			return nil, err
+		}
+		switch {
+		case kind == booking.NoticeConfirm && b.Status == booking.StatusBooked && b.Asked && minute(b.ConfirmBy) == minute(deadline):
+			if by, ok := answerBy(b, b.ConfirmBy, lim); ok && by.After(b.ConfirmBy) {
+				b.ConfirmBy = by // delivered late: the answer window from now
+			}
+		case kind == booking.NoticeOffer && b.Status == booking.StatusOffered && minute(b.Until) == minute(deadline):
+			if lim.OfferUntil.After(b.Until) {
+				b.Until = lim.OfferUntil.UTC() // the hold from the delivery
+			}
+		default:
+			return nil, nil
+		}
+		b.Told = true
+		if b.Notice == kind {
+			b.Notice = ""
+		}
 		return nil, k.save(b)
 	})
 }

@@ -44,21 +44,24 @@ var _ booking.Store = (*Store)(nil)
 // Record fields the scripts manage override the JSON in "d": st (status), of
 // (office), m (start minute, "" for a waitlist entry), un (until ms), ask,
 // by (ms), asked (0/1), pg (purge ms), nt (pending notice), nf (failed
-// tries of nt; back to 0 whenever nt changes), seq, p, cv.
+// tries of nt; back to 0 whenever nt changes), na (ms before which nt may
+// not go; offers only), wo and wu (an offer's waitlist office and end of
+// wait), told (1: the request or offer was delivered), seq, p, cv.
 func (s *Store) bookingBase() string { return s.prefix + ":{" + s.prefix + ":book}:" }
 
-// bookingLua is the prelude every booking script shares. ARGV[1..13] are the
+// bookingLua is the prelude every booking script shares. ARGV[1..16] are the
 // base and the limits (see runBooking); a script's own arguments follow,
 // read with arg(1), arg(2)...
 const bookingLua = `
 local B = ARGV[1]
 local NOW = tonumber(ARGV[2])
 local LIM = {cap = tonumber(ARGV[3]), maxp = tonumber(ARGV[4]), maxc = tonumber(ARGV[5]),
-  rate = tonumber(ARGV[6]), window = tonumber(ARGV[7]), hold = tonumber(ARGV[8]),
+  rate = tonumber(ARGV[6]), window = tonumber(ARGV[7]), offeruntil = tonumber(ARGV[8]),
   offerfrom = tonumber(ARGV[9]), retention = tonumber(ARGV[10]), ended = tonumber(ARGV[12]),
-  answer = tonumber(ARGV[13]), caps = {}}
+  answer = tonumber(ARGV[13]), offerat = tonumber(ARGV[14]), minnotice = tonumber(ARGV[15]),
+  receipts = ARGV[16] == '1', caps = {}}
 for of, n in string.gmatch(ARGV[11], '([^,=]+)=(%d+)') do LIM.caps[of] = tonumber(n) end
-local NLIM = 13
+local NLIM = 16
 local function arg(i) return ARGV[NLIM + i] end
 
 local function rk(code) return B .. 'r:' .. code end
@@ -76,7 +79,7 @@ local function load(code)
 end
 
 local function dueat(r)
-  if r.nt ~= '' then return NOW end
+  if r.nt ~= '' then return math.max(NOW, num(r.na)) end
   if r.st == 'offered' or r.st == 'waiting' then return num(r.un) end
   if r.st == 'booked' and num(r.ask) > 0 and r.asked ~= '1' then return num(r.ask) end
   if r.st == 'booked' and num(r.by) > 0 then return num(r.by) end
@@ -85,8 +88,10 @@ end
 
 local function save(code, r)
   if r.nt ~= r.nt0 then r.nf = '0' end
+  if r.nt ~= 'offer' then r.na = '' end
   redis.call('HSET', rk(code), 'st', r.st, 'of', r.of, 'm', r.m, 'un', r.un, 'ask', r.ask, 'by', r.by,
-    'asked', r.asked, 'pg', r.pg, 'nt', r.nt, 'nf', r.nf or '0', 'seq', r.seq)
+    'asked', r.asked, 'pg', r.pg, 'nt', r.nt, 'nf', r.nf or '0', 'seq', r.seq, 'na', r.na or '',
+    'wo', r.wo or '', 'wu', r.wu or '', 'told', r.told or '')
   redis.call('ZADD', B .. 'due', dueat(r), code)
 end
 
@@ -133,6 +138,13 @@ local function rateok(r)
   return p and c
 end
 
+-- hold (re)starts the hold of the offer w: told at LIM.offerat (the morning
+-- when it is night), held until LIM.offeruntil.
+local function hold(w)
+  w.un, w.nt, w.na, w.told = LIM.offeruntil, 'offer', '', ''
+  if LIM.offerat > NOW then w.na = LIM.offerat end
+end
+
 -- offernext holds the place just freed at office of, minute m, for the first
 -- in line (that office's waitlist or the any-office one). Returns the code.
 local function offernext(of, m)
@@ -155,8 +167,10 @@ local function offernext(of, m)
         w.st, w.pg = 'cancelled', NOW
         save(code, w)
       else
-        w.st, w.of, w.m, w.un, w.nt = 'offered', of, m, NOW + LIM.hold, 'offer'
+        w.wo, w.wu = w.of, w.un
+        w.st, w.of, w.m = 'offered', of, m
         w.pg = tonumber(m) * 60000 + LIM.retention
+        hold(w)
         take(code, w)
         save(code, w)
         return code
@@ -171,15 +185,31 @@ local function free(r)
   return offernext(r.of, r.m)
 end
 
+-- backinline turns the offer r, never told, back into the waitlist entry it
+-- was made from, in its old place in line, and frees its place.
+local function backinline(code, r)
+  local old = {of = r.of, m = r.m}
+  redis.call('ZREM', B .. 'cal:' .. r.of, code)
+  r.st, r.of, r.m, r.un, r.pg, r.nt, r.told = 'waiting', r.wo, '', r.wu, r.wu, '', ''
+  r.wo, r.wu = '', ''
+  redis.call('ZADD', waitkey(r.of), r.seq, code)
+  save(code, r)
+  return free(old)
+end
+
 -- answerby is the deadline to confirm r, wanted by, but no later than a
 -- freed place can still be offered (min notice before the start); nil when
 -- that moment has passed: too late to ask, the booking is kept.
 local function answerby(r, by)
-  local latest = tonumber(r.m) * 60000 - (LIM.offerfrom - NOW)
+  local latest = tonumber(r.m) * 60000 - LIM.minnotice
   by = math.min(by, latest)
   if by <= NOW then return nil end
   return by
 end
+
+-- untold reports whether r's request or offer (notice kind) never reached the
+-- citizen: still pending, or not reported delivered when deliveries are.
+local function untold(r, kind) return r.told ~= '1' and (r.nt == kind or LIM.receipts) end
 
 -- ended shortens the purge of a booking that ended without the appointment.
 local function ended(r) r.pg = math.min(num(r.pg), NOW + LIM.ended) end
@@ -236,7 +266,7 @@ if not rateok(r) then return {'rate'} end
 if occget(of, m) >= LIM.cap then return {'taken'} end
 local old = {of = r.of, m = r.m}
 redis.call('ZREM', B .. 'cal:' .. r.of, code)
-r.of, r.m, r.st, r.ask, r.by, r.pg, r.asked = of, m, arg(4), arg(5), arg(6), arg(7), '0'
+r.of, r.m, r.st, r.ask, r.by, r.pg, r.asked, r.told = of, m, arg(4), arg(5), arg(6), arg(7), '0', ''
 if r.nt == 'confirm_request' then r.nt = '' end
 take(code, r)
 save(code, r)
@@ -274,7 +304,7 @@ if r.st == 'booked' then
   return reply(code)
 end
 if r.st ~= 'offered' or NOW >= num(r.un) then return {'inactive'} end
-r.st, r.ask, r.by, r.pg, r.asked, r.un, r.nt = arg(2), arg(3), arg(4), arg(5), '0', '0', ''
+r.st, r.ask, r.by, r.pg, r.asked, r.un, r.nt, r.told = arg(2), arg(3), arg(4), arg(5), '0', '0', '', ''
 save(code, r)
 return reply(code)
 `)
@@ -283,7 +313,14 @@ return reply(code)
 local code = arg(1)
 local r = load(code)
 if not r then return {'notfound'} end
-if r.st == 'offered' and NOW >= num(r.un) then
+if r.st == 'offered' and NOW >= num(r.un) and untold(r, 'offer') and tonumber(r.m) * 60000 >= LIM.offerfrom then
+  -- Never handed over, and it can still be held: held again.
+  hold(r)
+  save(code, r)
+elseif r.st == 'offered' and NOW >= num(r.un) and untold(r, 'offer') and num(r.wu) > 0 then
+  -- Never handed over, and too close to hold again: back in line.
+  return reply(code, backinline(code, r))
+elseif r.st == 'offered' and NOW >= num(r.un) then
   r.st, r.nt = 'expired', 'offer_expired'
   ended(r)
   save(code, r)
@@ -295,15 +332,15 @@ elseif r.st == 'waiting' and NOW >= num(r.un) then
 elseif r.st == 'booked' and num(r.ask) > 0 and r.asked ~= '1' and NOW >= num(r.ask) then
   local by = answerby(r, math.max(num(r.by), NOW + LIM.answer))
   if by then
-    r.asked, r.nt, r.by = '1', 'confirm_request', by
+    r.asked, r.told, r.nt, r.by = '1', '', 'confirm_request', by
   else
     r.st = 'confirmed'
   end
   save(code, r)
-elseif r.st == 'booked' and r.asked == '1' and NOW >= num(r.by) and r.nt == 'confirm_request' then
-  -- The request never reached the outbox: ask again with a new deadline.
+elseif r.st == 'booked' and r.asked == '1' and NOW >= num(r.by) and untold(r, 'confirm_request') then
+  -- The request never reached the citizen: ask again with a new deadline.
   local by = answerby(r, NOW + LIM.answer)
-  if by then r.by = by else r.st, r.nt = 'confirmed', '' end
+  if by then r.by, r.nt, r.told = by, 'confirm_request', '' else r.st, r.nt = 'confirmed', '' end
   save(code, r)
 elseif r.st == 'booked' and r.asked == '1' and NOW >= num(r.by) then
   r.st, r.nt = 'released', 'released'
@@ -351,6 +388,26 @@ end
 return out
 `)
 
+	bookDelivered = redis.NewScript(bookingLua + `
+local code, kind, dmin = arg(1), arg(2), tonumber(arg(3))
+local r = load(code)
+if not r then return {'ok'} end
+if kind == 'confirm_request' and r.st == 'booked' and r.asked == '1' and math.floor(num(r.by) / 60000) == dmin then
+  -- Delivered late: the answer window from now.
+  local by = answerby(r, math.max(num(r.by), NOW + LIM.answer))
+  if by and by > num(r.by) then r.by = by end
+elseif kind == 'offer' and r.st == 'offered' and math.floor(num(r.un) / 60000) == dmin then
+  -- The hold from the delivery.
+  if LIM.offeruntil > num(r.un) then r.un = LIM.offeruntil end
+else
+  return {'ok'}
+end
+r.told = '1'
+if r.nt == kind then r.nt = '' end
+save(code, r)
+return {'ok'}
+`)
+
 	bookAck = redis.NewScript(bookingLua + `
 local code = arg(1)
 local r = load(code)
@@ -369,9 +426,14 @@ func (s *Store) runBooking(ctx context.Context, op string, sc *redis.Script, lim
 		fmt.Fprintf(&caps, "%s=%d,", of, n)
 	}
 	window := max(lim.RateWindow.Milliseconds(), 1)
+	receipts := "0"
+	if lim.Receipts {
+		receipts = "1"
+	}
 	all := append([]any{s.bookingBase(), lim.Now.UnixMilli(), lim.Capacity, lim.MaxActive, lim.MaxActiveConv,
-		lim.RateLimit, window, lim.Hold.Milliseconds(), lim.OfferFrom.UnixMilli(), lim.Retention.Milliseconds(),
-		caps.String(), lim.Ended.Milliseconds(), lim.AnswerWindow.Milliseconds()}, args...)
+		lim.RateLimit, window, lim.OfferUntil.UnixMilli(), lim.OfferFrom.UnixMilli(), lim.Retention.Milliseconds(),
+		caps.String(), lim.Ended.Milliseconds(), lim.AnswerWindow.Milliseconds(), lim.OfferAt.UnixMilli(),
+		lim.MinNotice.Milliseconds(), receipts}, args...)
 	res, err := sc.Run(ctx, s.rdb, []string{s.bookingBase() + "due"}, all...).Slice()
 	if err != nil {
 		return nil, s.wrap(ctx, "booking "+op, err)
@@ -463,6 +525,8 @@ func fromFields(f map[string]string) (*booking.Booking, error) {
 	b.Notice = booking.NoticeKind(f["nt"])
 	b.NoticeTries, _ = strconv.Atoi(f["nf"])
 	b.Seq, _ = strconv.ParseInt(f["seq"], 10, 64)
+	b.NoticeAt, b.WaitOffice, b.WaitUntil = fromMS(f["na"]), f["wo"], fromMS(f["wu"])
+	b.Told = f["told"] == "1"
 	return &b, nil
 }
 
@@ -525,6 +589,12 @@ func (s *Store) Advance(ctx context.Context, code string, lim booking.Limits) (*
 		return nil, err
 	}
 	return result(res)
+}
+
+// Delivered implements booking.Store.
+func (s *Store) Delivered(ctx context.Context, code string, kind booking.NoticeKind, deadline time.Time, lim booking.Limits) error {
+	_, err := s.runBooking(ctx, "delivered", bookDelivered, lim, code, string(kind), deadline.Unix()/60)
+	return err
 }
 
 // NoticeFailed implements booking.Store.

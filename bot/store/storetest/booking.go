@@ -124,6 +124,7 @@ func (c *Clock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
 type Inbox struct {
 	mu      sync.Mutex
 	got     []booking.Notice
+	all     []booking.Notice // every notice, for ID
 	seen    map[string]bool
 	fail    bool
 	failFor map[string]bool // booking codes whose notices fail
@@ -172,8 +173,22 @@ func (in *Inbox) Notify(_ context.Context, n booking.Notice) error {
 	if !in.seen[n.ID] {
 		in.seen[n.ID] = true
 		in.got = append(in.got, n)
+		in.all = append(in.all, n)
 	}
 	return nil
+}
+
+// ID returns the id of the last notice kind about code received, or "".
+func (in *Inbox) ID(kind booking.NoticeKind, code string) string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	id := ""
+	for _, n := range in.all {
+		if n.Kind == kind && n.Booking.Code == code {
+			id = n.ID
+		}
+	}
+	return id
 }
 
 // Take returns and forgets the notices received so far, as "kind code".
@@ -263,11 +278,18 @@ func RunBooking(t *testing.T, fresh BookingFresh) {
 		{"ConfirmOrRelease", testConfirmOrRelease},
 		{"NoticesRetried", testNoticesRetried},
 		{"ConfirmRequestLateOrUnsent", testConfirmLate},
+		{"ConfirmWindowWithLongNotice", testConfirmLongNotice},
+		{"ConfirmRequestNotDelivered", testConfirmNotDelivered},
+		{"OfferNotDelivered", testOfferNotDelivered},
 		{"FailingNoticesBackOff", testNoticesBackOff},
 		{"WaitlistOrderAndHolds", testWaitlist},
 		{"WaitlistAnyOffice", testWaitlistAnyOffice},
 		{"WaitlistCappedPerChat", testWaitlistPerChat},
 		{"WaitlistGetsNewDays", testWaitlistNewDays},
+		{"WaitlistKeptOvernight", testWaitlistOvernight},
+		{"WaitlistOffersInWakingHours", testWaitlistWakingHours},
+		{"OfferNeverToldHeldAgain", testOfferNeverTold},
+		{"OfferNeverToldBackInLine", testOfferBackInLine},
 		{"PurgeAfterRetention", testPurge},
 		{"EndedBookingsPurgedSoon", testEndedPurgedSoon},
 		{"Appointments", testAppointments},
@@ -932,6 +954,225 @@ func testConfirmLate(t *testing.T, open func() booking.Store) {
 	}
 }
 
+// testConfirmLongNotice: with a long min_notice_hours the release comes
+// min notice before the appointment (a place released later could be
+// neither offered nor booked), and the request goes early enough to leave
+// the citizen the whole answer window before it: the deadline the booking
+// shows is the one the request carries, and nobody is kept unasked or
+// given minutes to answer. A day shortened by daylight saving time moves
+// the request earlier, never the answer window shorter.
+func testConfirmLongNotice(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	answer := 12 * time.Hour
+	tests := []struct {
+		name         string
+		notice, days int
+		now          time.Time
+		slot         booking.Slot
+		askBefore    time.Duration // AskAt, before the start
+		byBefore     time.Duration // ConfirmBy, before the start
+	}{
+		{"12h, 1 day", 12, 1, T0, At("centrale", 2026, 3, 9, 9, 0), 24 * time.Hour, 12 * time.Hour},
+		{"36h, 2 days", 36, 2, T0, At("centrale", 2026, 3, 9, 9, 30), 48 * time.Hour, 36 * time.Hour},
+		{"60h, 3 days", 60, 3, T0, At("centrale", 2026, 3, 9, 10, 0), 72 * time.Hour, 60 * time.Hour},
+		{"2h, 2 days", 2, 2, T0, At("centrale", 2026, 3, 9, 10, 30), 48 * time.Hour, 24 * time.Hour},
+		// Saturday 28 March 09:00 to Monday 30 March 09:00 is 47 hours:
+		// asked an hour earlier so that 12 hours are left.
+		{"36h, 2 days over DST", 36, 2, time.Date(2026, 3, 23, 8, 0, 0, 0, Rome()), At("centrale", 2026, 3, 30, 9, 0), 48 * time.Hour, 36 * time.Hour},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			yml := strings.Replace(TestComune, "min_notice_hours: 2", fmt.Sprintf("min_notice_hours: %d", tc.notice), 1)
+			yml = strings.Replace(yml, "confirm_days_before: 2", fmt.Sprintf("confirm_days_before: %d", tc.days), 1)
+			clock := NewClock(tc.now)
+			inbox := &Inbox{}
+			s := NewService(t, open(), yml, clock, inbox, nil)
+			b := mustBook(t, s, Citizen(i+1, tc.slot))
+			release := tc.slot.Start.Add(-tc.byBefore)
+			if want := tc.slot.Start.Add(-tc.askBefore); b.Status != booking.StatusBooked || !b.AskAt.Equal(want) {
+				t.Fatalf("booked: %s, AskAt %v; want booked, asked at %v", b.Status, b.AskAt, want)
+			}
+			if !b.ConfirmBy.Equal(release) || b.ConfirmBy.Sub(b.AskAt) < answer {
+				t.Fatalf("ConfirmBy = %v (AskAt %v), want %v, at least %v after the request", b.ConfirmBy, b.AskAt, release, answer)
+			}
+			// The cases share one data set: look at this booking's notices.
+			notices := func() []string {
+				var out []string
+				for _, n := range inbox.Take() {
+					if strings.HasSuffix(n, " "+b.Code) {
+						out = append(out, n)
+					}
+				}
+				return out
+			}
+			clock.Set(b.AskAt)
+			if _, err := s.Sweep(ctx); err != nil {
+				t.Fatalf("Sweep = %v", err)
+			}
+			if got := notices(); !slices.Equal(got, []string{"confirm_request " + b.Code}) {
+				t.Fatalf("notices at AskAt = %v, want the confirmation request", got)
+			}
+			got, _ := s.Lookup(ctx, b.Code)
+			if got.Status != booking.StatusBooked || !got.Asked || !got.ConfirmBy.Equal(b.ConfirmBy) {
+				t.Fatalf("asked: %s, Asked %v, ConfirmBy %v; want booked, asked, ConfirmBy still %v", got.Status, got.Asked, got.ConfirmBy, b.ConfirmBy)
+			}
+			// Not answered: released at the deadline, and the place can be
+			// booked again.
+			clock.Set(b.ConfirmBy)
+			s.Sweep(ctx)
+			if got := notices(); !slices.Equal(got, []string{"released " + b.Code}) {
+				t.Fatalf("notices at the deadline = %v, want released", got)
+			}
+			if n := free(t, s, tc.slot); n != 2 {
+				t.Errorf("free places after the release = %d, want 2", n)
+			}
+		})
+	}
+}
+
+// testConfirmNotDelivered: with delivery receipts, a confirmation request
+// handed to the outbox but never delivered by its deadline does not
+// release the booking: the citizen is asked again. A request delivered
+// late still leaves the answer window; a receipt for an older request
+// changes nothing; a delivered request not answered releases the place.
+func testConfirmNotDelivered(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	inbox := &Inbox{}
+	s := NewService(t, open(), TestComune, clock, inbox, func(c *booking.Config) { c.DeliveryReceipts = true })
+	answer := 12 * time.Hour
+	sweep := func() {
+		t.Helper()
+		if _, err := s.Sweep(ctx); err != nil {
+			t.Fatalf("Sweep = %v", err)
+		}
+	}
+	delivered := func(id string) {
+		t.Helper()
+		if id == "" {
+			t.Fatal("no notice to report delivered")
+		}
+		if err := s.Delivered(ctx, id); err != nil {
+			t.Fatalf("Delivered(%s) = %v", id, err)
+		}
+	}
+	if err := s.Delivered(ctx, "remind:somebody"); err != nil {
+		t.Errorf("Delivered(a push that is not a booking notice) = %v, want nil", err)
+	}
+
+	// Never delivered: asked again at the deadline, then released once a
+	// delivered request goes unanswered.
+	lost := mustBook(t, s, Citizen(1, At("centrale", 2026, 3, 9, 9, 0)))
+	clock.Set(lost.AskAt)
+	sweep()
+	if got := inbox.Take(); !slices.Equal(got, []string{"confirm_request " + lost.Code}) {
+		t.Fatalf("notices at AskAt = %v, want the request", got)
+	}
+	first := inbox.ID(booking.NoticeConfirm, lost.Code)
+	clock.Set(lost.ConfirmBy)
+	sweep()
+	if got := inbox.Take(); !slices.Equal(got, []string{"confirm_request " + lost.Code}) {
+		t.Fatalf("notices at the deadline of an undelivered request = %v, want it asked again, not released", got)
+	}
+	b, _ := s.Lookup(ctx, lost.Code)
+	if want := clock.Now().Add(answer); b.Status != booking.StatusBooked || !b.ConfirmBy.Equal(want) {
+		t.Fatalf("asked again: %s, ConfirmBy %v; want booked, ConfirmBy %v", b.Status, b.ConfirmBy, want)
+	}
+	second := inbox.ID(booking.NoticeConfirm, lost.Code)
+	if second == first {
+		t.Fatalf("the request asked again has the id of the first (%s): the outbox would drop it", first)
+	}
+	// A receipt of the first request (for the old deadline) changes nothing.
+	delivered(first)
+	clock.Set(b.ConfirmBy)
+	sweep()
+	if got := inbox.Take(); !slices.Equal(got, []string{"confirm_request " + lost.Code}) {
+		t.Fatalf("notices at the second deadline = %v, want asked once more (only the old request was delivered)", got)
+	}
+	b, _ = s.Lookup(ctx, lost.Code)
+	clock.Add(time.Minute)
+	delivered(inbox.ID(booking.NoticeConfirm, lost.Code))
+	clock.Set(b.ConfirmBy)
+	sweep()
+	if got := inbox.Take(); !slices.Equal(got, []string{"released " + lost.Code}) {
+		t.Fatalf("notices at the deadline of a delivered request = %v, want released", got)
+	}
+
+	// Delivered an hour before its deadline: 12 hours to answer from then.
+	late := mustBook(t, s, Citizen(2, At("centrale", 2026, 3, 16, 9, 0)))
+	clock.Set(late.AskAt)
+	sweep()
+	inbox.Take()
+	clock.Set(late.ConfirmBy.Add(-time.Hour))
+	delivered(inbox.ID(booking.NoticeConfirm, late.Code))
+	b, _ = s.Lookup(ctx, late.Code)
+	if want := clock.Now().Add(answer); !b.ConfirmBy.Equal(want) || !b.Told {
+		t.Fatalf("delivered late: ConfirmBy %v, Told %v; want %v, told", b.ConfirmBy, b.Told, want)
+	}
+	clock.Set(late.ConfirmBy)
+	sweep()
+	if got := inbox.Take(); len(got) != 0 {
+		t.Errorf("notices at the old deadline = %v, want none", got)
+	}
+	if _, err := s.Confirm(ctx, late.Code, Owner(2)); err != nil {
+		t.Errorf("Confirm after a late delivery = %v", err)
+	}
+
+	// Never delivered and too late to ask again: kept.
+	kept := mustBook(t, s, Citizen(3, At("centrale", 2026, 3, 18, 9, 0)))
+	clock.Set(kept.AskAt)
+	sweep()
+	clock.Set(kept.Start.Add(-90 * time.Minute))
+	sweep()
+	inbox.Take()
+	if b, _ := s.Lookup(ctx, kept.Code); b.Status != booking.StatusConfirmed {
+		t.Errorf("a booking whose requests never arrived, past min notice = %s, want kept (confirmed)", b.Status)
+	}
+}
+
+// testOfferNotDelivered: with delivery receipts, an offer handed to the
+// outbox but not delivered by the end of its hold is held again instead of
+// passing on; once delivered, the whole hold runs from the delivery.
+func testOfferNotDelivered(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	inbox := &Inbox{}
+	s := NewService(t, open(), tinyComune, clock, inbox, func(c *booking.Config) { c.DeliveryReceipts = true })
+	booked := fillTiny(t, s)
+	a, b := join(t, s, 10, "solo"), join(t, s, 11, "solo")
+	if _, err := s.Cancel(ctx, booked[1].Code, Owner(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + a.Code}) {
+		t.Fatalf("notices after a cancel = %v, want the offer", got)
+	}
+	clock.Add(15 * time.Minute)
+	s.Sweep(ctx)
+	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + a.Code}) {
+		t.Fatalf("notices at the end of an undelivered hold = %v, want the offer made again to %s", got, a.Code)
+	}
+	if w, _ := s.Lookup(ctx, b.Code); w.Status != booking.StatusWaiting {
+		t.Errorf("the next in line = %s, want still waiting", w.Status)
+	}
+	clock.Add(5 * time.Minute)
+	if err := s.Delivered(ctx, inbox.ID(booking.NoticeOffer, a.Code)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Lookup(ctx, a.Code)
+	if want := clock.Now().Add(15 * time.Minute); !got.Until.Equal(want) || !got.Told {
+		t.Fatalf("offer delivered: Until %v, Told %v; want %v, told", got.Until, got.Told, want)
+	}
+	clock.Set(got.Until)
+	s.Sweep(ctx)
+	n := inbox.Take()
+	slices.Sort(n)
+	want := []string{"offer " + b.Code, "offer_expired " + a.Code}
+	slices.Sort(want)
+	if !slices.Equal(n, want) {
+		t.Errorf("notices at the end of a delivered hold = %v, want %v", n, want)
+	}
+}
+
 // testNoticesBackOff: notices that keep failing are tried again later and
 // later, and never stand in front of other deadlines, however many they are.
 func testNoticesBackOff(t *testing.T, open func() booking.Store) {
@@ -1167,9 +1408,10 @@ func testWaitlistPerChat(t *testing.T, open func() booking.Store) {
 	}
 }
 
-// testWaitlistNewDays: when a new day enters the horizon, its places go to
-// the people waiting, first in line first, with the same hold as a freed
-// place, before newcomers can book them.
+// testWaitlistNewDays: when a new day enters the horizon, at the Comune's
+// midnight, its places are held for the people waiting, first in line
+// first, before newcomers can book them; they are told in the morning, when
+// the hold starts.
 func testWaitlistNewDays(t *testing.T, open func() booking.Store) {
 	ctx := context.Background()
 	clock := NewClock(T0)
@@ -1186,16 +1428,27 @@ func testWaitlistNewDays(t *testing.T, open func() booking.Store) {
 	if _, err := s.Sweep(ctx); err != nil {
 		t.Fatalf("Sweep = %v", err)
 	}
-	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + solo.Code}) {
-		t.Fatalf("notices when 17 March opens = %v, want an offer to the first in line %s", got, solo.Code)
+	if got := inbox.Take(); len(got) != 0 {
+		t.Fatalf("notices at 00:30 = %v, want none before the morning", got)
 	}
 	slot := At("solo", 2026, 3, 17, 9, 0)
-	offer, _ := s.Get(ctx, solo.Code, Owner(10))
-	if offer.Status != booking.StatusOffered || !offer.Start.Equal(slot.Start) || !offer.Until.Equal(clock.Now().Add(15*time.Minute)) {
-		t.Errorf("offer = %+v, want 17 March held 15 minutes", offer)
-	}
 	if free(t, s, slot) != 0 {
-		t.Errorf("the held place shows as free")
+		t.Errorf("the place held for the first in line shows as free")
+	}
+	morning := time.Date(2026, 3, 4, 8, 0, 0, 0, Rome())
+	offer, _ := s.Get(ctx, solo.Code, Owner(10))
+	if offer.Status != booking.StatusOffered || !offer.Start.Equal(slot.Start) || !offer.Until.Equal(morning.Add(15*time.Minute)) {
+		t.Errorf("offer = %+v, want 17 March held until 08:15", offer)
+	}
+	clock.Set(morning.Add(-time.Second))
+	s.Sweep(ctx)
+	if got := inbox.Take(); len(got) != 0 {
+		t.Fatalf("notices at 07:59:59 = %v, want none", got)
+	}
+	clock.Set(morning)
+	s.Sweep(ctx)
+	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + solo.Code}) {
+		t.Fatalf("notices at 08:00 = %v, want an offer to the first in line %s", got, solo.Code)
 	}
 	s.Sweep(ctx)
 	if got := inbox.Take(); len(got) != 0 {
@@ -1205,8 +1458,10 @@ func testWaitlistNewDays(t *testing.T, open func() booking.Store) {
 		t.Fatalf("Accept = %v", err)
 	}
 	// Friday 6 March: Thursday 19 March (altro) goes to the any-office
-	// entry.
+	// entry, in the morning.
 	clock.Set(time.Date(2026, 3, 6, 0, 30, 0, 0, Rome()))
+	s.Sweep(ctx)
+	clock.Set(time.Date(2026, 3, 6, 8, 0, 0, 0, Rome()))
 	s.Sweep(ctx)
 	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + anywhere.Code}) {
 		t.Fatalf("notices when 19 March opens = %v, want an offer to %s", got, anywhere.Code)
@@ -1225,6 +1480,227 @@ func testWaitlistNewDays(t *testing.T, open func() booking.Store) {
 	}
 	if free(t, s, other) != 1 {
 		t.Errorf("19 March after the offer expired with nobody waiting: %d free, want 1", free(t, s, other))
+	}
+}
+
+// testWaitlistOvernight: a new day that opens at midnight does not empty
+// the line while people sleep: sweeping all night, nobody is told anything
+// or loses their place, and the morning starts with the first in line.
+func testWaitlistOvernight(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	inbox := &Inbox{}
+	s := NewService(t, open(), tinyComune, clock, inbox, nil)
+	fillTiny(t, s)
+	var line []*booking.Booking
+	for n := range 4 {
+		line = append(line, join(t, s, 10+n, "solo"))
+	}
+	for at := time.Date(2026, 3, 4, 0, 0, 30, 0, Rome()); at.Hour() < 8; at = at.Add(15 * time.Minute) {
+		clock.Set(at)
+		if _, err := s.Sweep(ctx); err != nil {
+			t.Fatalf("Sweep at %v = %v", at, err)
+		}
+	}
+	if got := inbox.Take(); len(got) != 0 {
+		t.Fatalf("notices overnight = %v, want none", got)
+	}
+	for i, w := range line {
+		b, _ := s.Lookup(ctx, w.Code)
+		want := booking.StatusWaiting
+		if i == 0 {
+			want = booking.StatusOffered // 17 March, held for the morning
+		}
+		if b.Status != want {
+			t.Errorf("at 07:45 person %d in line is %s, want %s", i+1, b.Status, want)
+		}
+	}
+	clock.Set(time.Date(2026, 3, 4, 8, 0, 15, 0, Rome()))
+	s.Sweep(ctx)
+	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + line[0].Code}) {
+		t.Fatalf("notices at 08:00 = %v, want the offer to the first in line", got)
+	}
+	// Not accepted by 08:15: the next in line, awake, gets it.
+	clock.Set(time.Date(2026, 3, 4, 8, 15, 0, 0, Rome()))
+	s.Sweep(ctx)
+	got := inbox.Take()
+	slices.Sort(got)
+	want := []string{"offer " + line[1].Code, "offer_expired " + line[0].Code}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("notices at 08:15 = %v, want %v", got, want)
+	}
+}
+
+// testWaitlistWakingHours: a place freed at night is held for the first in
+// line and offered in the morning, the hold counted from then; an offer
+// made in the evening keeps its hold through the night; holds that end
+// pass the place on as by day.
+func testWaitlistWakingHours(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	inbox := &Inbox{}
+	s := NewService(t, open(), tinyComune, clock, inbox, nil)
+	booked := fillTiny(t, s)
+	a, b := join(t, s, 10, "solo"), join(t, s, 11, "solo")
+	slot := At("solo", 2026, 3, 10, 9, 0)
+	// Monday 22:00: the 10 March place is cancelled.
+	clock.Set(time.Date(2026, 3, 2, 22, 0, 0, 0, Rome()))
+	if _, err := s.Cancel(ctx, booked[1].Code, Owner(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := inbox.Take(); len(got) != 0 {
+		t.Fatalf("notices at 22:00 = %v, want none before the morning", got)
+	}
+	if free(t, s, slot) != 0 {
+		t.Errorf("a place held overnight shows as free")
+	}
+	morning := time.Date(2026, 3, 3, 8, 0, 0, 0, Rome())
+	if got, _ := s.Lookup(ctx, a.Code); got.Status != booking.StatusOffered || !got.Until.Equal(morning.Add(15*time.Minute)) {
+		t.Errorf("offer made at night: %s until %v, want offered until 08:15", got.Status, got.Until)
+	}
+	// A night owl sees the offer in the list and may take it at once.
+	if mine, _ := s.Mine(ctx, Owner(10)); len(mine) != 1 || mine[0].Status != booking.StatusOffered {
+		t.Errorf("Mine at night = %v, want the offer", mine)
+	}
+	clock.Set(morning)
+	s.Sweep(ctx)
+	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + a.Code}) {
+		t.Fatalf("notices at 08:00 = %v, want the offer", got)
+	}
+	// Declined at 19:55: the next is told at once, and the 15 minutes run
+	// 5 before 20:00 and 10 after 08:00.
+	clock.Set(time.Date(2026, 3, 3, 19, 55, 0, 0, Rome()))
+	if _, err := s.Decline(ctx, a.Code, Owner(10)); err != nil {
+		t.Fatal(err)
+	}
+	if got := inbox.Take(); !slices.Equal(got, []string{"offer " + b.Code}) {
+		t.Fatalf("notices after a decline at 19:55 = %v, want the offer to %s", got, b.Code)
+	}
+	until := time.Date(2026, 3, 4, 8, 10, 0, 0, Rome())
+	if got, _ := s.Lookup(ctx, b.Code); !got.Until.Equal(until) {
+		t.Errorf("evening offer held until %v, want %v", got.Until, until)
+	}
+	for at := time.Date(2026, 3, 3, 20, 0, 0, 0, Rome()); at.Before(until); at = at.Add(30 * time.Minute) {
+		clock.Set(at)
+		s.Sweep(ctx)
+	}
+	if got := inbox.Take(); len(got) != 0 {
+		t.Errorf("notices overnight = %v, want none", got)
+	}
+	if _, err := s.Accept(ctx, b.Code, Owner(11)); err != nil {
+		t.Errorf("Accept at 07:30 the next day = %v, want the place", err)
+	}
+	if got, _ := s.Lookup(ctx, b.Code); got.Status != booking.StatusBooked || !got.Start.Equal(slot.Start) {
+		t.Errorf("accepted offer = %s at %v", got.Status, got.Start)
+	}
+}
+
+// testOfferNeverTold: an offer that could not be handed to the outbox by
+// the end of its hold does not cost the citizen their place: it is held
+// again and told when the outbox is back.
+func testOfferNeverTold(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(T0)
+	inbox := &Inbox{}
+	s := NewService(t, open(), tinyComune, clock, inbox, nil)
+	booked := fillTiny(t, s)
+	a, b := join(t, s, 10, "solo"), join(t, s, 11, "solo")
+	inbox.FailFor(a.Code)
+	if _, err := s.Cancel(ctx, booked[1].Code, Owner(1)); err != nil {
+		t.Fatal(err)
+	}
+	for range 8 {
+		clock.Add(5 * time.Minute)
+		s.Sweep(ctx)
+	}
+	got, _ := s.Lookup(ctx, a.Code)
+	if got.Status != booking.StatusOffered || !got.Until.After(clock.Now()) || got.Notice != booking.NoticeOffer {
+		t.Fatalf("offer never told, after its hold: %s until %v, notice %q; want still offered, held, the offer pending",
+			got.Status, got.Until, got.Notice)
+	}
+	if w, _ := s.Lookup(ctx, b.Code); w.Status != booking.StatusWaiting {
+		t.Errorf("the next in line = %s, want still waiting", w.Status)
+	}
+	if n := inbox.Take(); len(n) != 0 {
+		t.Fatalf("notices = %v, want none", n)
+	}
+	inbox.FailOnlyFor("")
+	clock.Add(30 * time.Minute)
+	s.Sweep(ctx)
+	if n := inbox.Take(); !slices.Equal(n, []string{"offer " + a.Code}) {
+		t.Fatalf("notices once the outbox is back = %v, want the offer", n)
+	}
+	got, _ = s.Lookup(ctx, a.Code)
+	if want := clock.Now().Add(15 * time.Minute); got.Until.Before(want) {
+		t.Errorf("told at %v with the hold ending %v, want at least the 15 minutes", clock.Now(), got.Until)
+	}
+	clock.Set(got.Until)
+	s.Sweep(ctx)
+	n := inbox.Take()
+	slices.Sort(n)
+	want := []string{"offer " + b.Code, "offer_expired " + a.Code}
+	slices.Sort(want)
+	if !slices.Equal(n, want) {
+		t.Errorf("notices at the end of a hold that was told = %v, want %v", n, want)
+	}
+}
+
+// testOfferBackInLine: an offer that could not be told before the place
+// became too close to hold again puts the citizen back in line, in their
+// old place, and frees the place; nothing is lost or given twice.
+func testOfferBackInLine(t *testing.T, open func() booking.Store) {
+	ctx := context.Background()
+	clock := NewClock(time.Date(2026, 3, 2, 10, 0, 0, 0, Rome()))
+	inbox := &Inbox{}
+	s := NewService(t, open(), tinyComune, clock, inbox, nil)
+	booked := fillTiny(t, s)
+	a, b := join(t, s, 10, "solo"), join(t, s, 11, "solo")
+	inbox.FailFor(a.Code)
+	// Tomorrow 09:00 frees up at 10:00: offered to a, whose outbox fails.
+	slot := At("solo", 2026, 3, 3, 9, 0)
+	if _, err := s.Cancel(ctx, booked[0].Code, Owner(0)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Lookup(ctx, a.Code); got.Status != booking.StatusOffered || !got.Start.Equal(slot.Start) {
+		t.Fatalf("offer = %s at %v, want 3 March held", got.Status, got.Start)
+	}
+	// At 20:00 it cannot be held for the morning (08:00 + 2 hours of
+	// notice is after 09:00): a goes back in line, first.
+	for at := clock.Now(); at.Hour() < 21; at = at.Add(15 * time.Minute) {
+		clock.Set(at)
+		s.Sweep(ctx)
+	}
+	got, _ := s.Lookup(ctx, a.Code)
+	if got.Status != booking.StatusWaiting || got.Office != "solo" || !got.Start.IsZero() || got.Seq != a.Seq ||
+		!got.Until.Equal(a.Until) || got.Notice != "" {
+		t.Fatalf("offer never told, too close to hold again: %+v; want waiting for solo again with seq %d until %v, no notice",
+			got, a.Seq, a.Until)
+	}
+	if n := inbox.Take(); len(n) != 0 {
+		t.Errorf("notices = %v, want none", n)
+	}
+	if f := free(t, s, slot); f != 1 {
+		t.Errorf("the place after the offer went back: %d free, want 1", f)
+	}
+	if mine, _ := s.Mine(ctx, Owner(10)); len(mine) != 1 || mine[0].Status != booking.StatusWaiting {
+		t.Errorf("Mine = %v, want the waitlist entry", mine)
+	}
+	// The next place goes to a, still first in line.
+	inbox.FailOnlyFor("")
+	clock.Set(time.Date(2026, 3, 3, 10, 0, 0, 0, Rome()))
+	if _, err := s.Cancel(ctx, booked[1].Code, Owner(1)); err != nil {
+		t.Fatal(err)
+	}
+	if n := inbox.Take(); !slices.Equal(n, []string{"offer " + a.Code}) {
+		t.Errorf("notices when the next place frees = %v, want the offer to %s (b is %s)", n, a.Code, b.Code)
+	}
+	// Leaving the line after going back works as for any entry.
+	if w, _ := s.Lookup(ctx, b.Code); w.Status != booking.StatusWaiting {
+		t.Fatalf("b = %s, want waiting", w.Status)
+	}
+	if _, err := s.Cancel(ctx, b.Code, Owner(11)); err != nil {
+		t.Errorf("Cancel of the entry behind = %v", err)
 	}
 }
 

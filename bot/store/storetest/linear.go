@@ -141,7 +141,7 @@ func linLimits() booking.Limits {
 	return booking.Limits{
 		Now: T0, Capacity: linCapacity, MaxActive: 1 << 20, MaxActiveConv: 1 << 20,
 		RateLimit: 1 << 30, RateWindow: time.Hour, IdempotencyTTL: time.Hour,
-		Hold: 15 * time.Minute, OfferFrom: T0.AddDate(10, 0, 0), Retention: 30 * 24 * time.Hour,
+		OfferAt: T0, OfferUntil: T0.Add(15 * time.Minute), OfferFrom: T0.AddDate(10, 0, 0), Retention: 30 * 24 * time.Hour,
 		Capacities: map[string]int{"centrale": linCapacity},
 	}
 }
