@@ -45,11 +45,11 @@ type Handler interface {
 
 // Console is one terminal conversation.
 type Console struct {
-	h      Handler
-	user   string
-	lang   string
-	json   bool
-	in     io.Reader
+	h        Handler
+	user     string
+	lang     string
+	json     bool
+	in       io.Reader
 	attachMu sync.Mutex // guards attach and madeDir
 	attach   string     // where interactive mode saves attachments
 	madeDir  bool       // attach is a folder this console made (and removes)
