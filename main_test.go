@@ -288,6 +288,14 @@ func service(t *testing.T, env map[string]string) (*exec.Cmd, string, *strings.B
 	if env == nil {
 		env = map[string]string{}
 	}
+	cmd, logs := serviceOn(t, addr, env)
+	return cmd, "http://" + addr, logs
+}
+
+// serviceOn starts `sportello` (serve) with env on addr and waits until
+// /healthz answers.
+func serviceOn(t *testing.T, addr string, env map[string]string) (*exec.Cmd, *strings.Builder) {
+	t.Helper()
 	env["SPORTELLO_ADDR"] = addr
 	cmd := sportello(t, env)
 	logs := &strings.Builder{}
@@ -301,20 +309,18 @@ func service(t *testing.T, env map[string]string) (*exec.Cmd, string, *strings.B
 			cmd.Wait()
 		}
 	})
-	base := "http://" + addr
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(base + "/healthz")
+		resp, err := http.Get("http://" + addr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			break
+			return cmd, logs
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("service did not answer on %s: %v\n%s", addr, err, logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return cmd, base, logs
 }
 
 type lockedWriter struct {

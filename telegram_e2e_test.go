@@ -366,36 +366,6 @@ func codeIn(t *testing.T, m tgMessage) string {
 	return match[1]
 }
 
-// tgService starts `sportello` with env on addr and waits for /healthz.
-func tgService(t *testing.T, addr string, env map[string]string) (*exec.Cmd, *strings.Builder) {
-	t.Helper()
-	env["SPORTELLO_ADDR"] = addr
-	cmd := sportello(t, env)
-	logs := &strings.Builder{}
-	cmd.Stderr = &lockedWriter{w: logs}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			return cmd, logs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("service did not answer on %s: %v\n%s", addr, err, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // tgEnv is the environment of a service talking to fake in mode.
 func tgEnv(t *testing.T, fake *fakeAPI, addr, mode string) map[string]string {
 	env := map[string]string{
@@ -422,7 +392,7 @@ func TestTelegramEndToEnd(t *testing.T) {
 			fake := startFakeAPI(t)
 			addr := freePort(t)
 			env := tgEnv(t, fake, addr, mode)
-			cmd, logs := tgService(t, addr, env)
+			cmd, logs := serviceOn(t, addr, env)
 			c := newCitizen(t, fake, logs, 5150, "Giulia", "it")
 
 			// Start: the Italian greeting with the main menu as buttons.
@@ -577,7 +547,7 @@ offices:
 	env["SPORTELLO_REDIS_PREFIX"] = redistest.Prefix(t, redisURL)
 	chatEnv := map[string]string{"SPORTELLO_COMUNE": comuneFile, "REDIS_URL": redisURL, "SPORTELLO_REDIS_PREFIX": env["SPORTELLO_REDIS_PREFIX"]}
 	a := startChat(t, chatEnv, "a") // starts while the service does
-	cmd, logs := tgService(t, addr, env)
+	cmd, logs := serviceOn(t, addr, env)
 
 	// A books the only slot in the terminal chat.
 	a.say("ciao")

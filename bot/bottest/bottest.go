@@ -15,6 +15,7 @@ import (
 	"sportello/bot"
 	"sportello/bot/locale"
 	"sportello/bot/store/boltstore"
+	"sportello/bot/store/redisstore"
 	"sportello/locales"
 )
 
@@ -75,6 +76,20 @@ func EmbeddedStore(t testing.TB, clock func() time.Time) *boltstore.Store {
 	if err != nil {
 		t.Fatalf("boltstore.Open = %v", err)
 	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// RedisStore opens a Redis state store on url under prefix (see
+// redistest), closed when the test ends. Each call is its own client, as
+// each replica would have.
+func RedisStore(t testing.TB, url, prefix string) *redisstore.Store {
+	t.Helper()
+	rdb, err := redisstore.NewClient(url)
+	if err != nil {
+		t.Fatalf("redisstore.NewClient(%q) = %v", url, err)
+	}
+	s := redisstore.New(rdb, prefix)
 	t.Cleanup(func() { s.Close() })
 	return s
 }

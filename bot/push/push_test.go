@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sportello/bot"
+	"sportello/bot/bottest"
 	"sportello/bot/push"
 	"sportello/bot/schedule"
 	"sportello/bot/store/boltstore"
@@ -40,37 +41,14 @@ var (
 // handle onto the same data (another client, for Redis).
 func backends(t *testing.T, fn func(t *testing.T, open func() backend)) {
 	t.Run("bolt", func(t *testing.T) {
-		s := openBolt(t)
+		s := bottest.EmbeddedStore(t, nil)
 		fn(t, func() backend { return s })
 	})
 	t.Run("redis", func(t *testing.T) {
 		url := redistest.URL(t)
 		prefix := redistest.Prefix(t, url)
-		fn(t, func() backend { return openRedis(t, url, prefix) })
+		fn(t, func() backend { return bottest.RedisStore(t, url, prefix) })
 	})
-}
-
-// openBolt opens an embedded store that closes after the test's deliverers
-// have stopped (cleanups run last-registered first).
-func openBolt(t *testing.T) *boltstore.Store {
-	t.Helper()
-	s, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatalf("Open = %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-func openRedis(t *testing.T, url, prefix string) *redisstore.Store {
-	t.Helper()
-	rdb, err := redisstore.NewClient(url)
-	if err != nil {
-		t.Fatalf("NewClient = %v", err)
-	}
-	s := redisstore.New(rdb, prefix)
-	t.Cleanup(func() { s.Close() })
-	return s
 }
 
 // delivery is one call of a recorder's Push.
@@ -245,7 +223,7 @@ func TestSameIDIsSentOnce(t *testing.T) {
 }
 
 func TestDueTimeIsKept(t *testing.T) {
-	b := openBolt(t)
+	b := bottest.EmbeddedStore(t, nil)
 	rec := newRecorder(nil)
 	run(t, b, map[string]push.Sender{"telegram": rec})
 	due := time.Now().Add(200 * time.Millisecond)
@@ -377,7 +355,7 @@ func outcome(t *testing.T, reg *prometheus.Registry, name string) float64 {
 }
 
 func TestSenderDeadlineIsTheExpiry(t *testing.T) {
-	b := openBolt(t)
+	b := bottest.EmbeddedStore(t, nil)
 	expires := time.Now().Add(time.Hour).Truncate(time.Millisecond)
 	deadlines := make(chan time.Time, 1)
 	rec := newRecorder(func(ctx context.Context, d delivery) error {
@@ -461,7 +439,7 @@ func TestRetryAfterIsRespected(t *testing.T) {
 }
 
 func TestOtherErrorsAreRetried(t *testing.T) {
-	b := openBolt(t)
+	b := bottest.EmbeddedStore(t, nil)
 	var calls atomic.Int32
 	rec := newRecorder(func(context.Context, delivery) error {
 		if calls.Add(1) == 1 {
@@ -482,7 +460,7 @@ func TestOtherErrorsAreRetried(t *testing.T) {
 // reached the citizen (after a failed attempt too), never of a push that
 // failed for good or expired undelivered.
 func TestOnDeliveredTellsDeliveriesOnly(t *testing.T) {
-	b := openBolt(t)
+	b := bottest.EmbeddedStore(t, nil)
 	var calls atomic.Int32
 	rec := newRecorder(func(_ context.Context, d delivery) error {
 		switch {
@@ -584,10 +562,10 @@ func TestSeveralDeliverersShareOneRedis(t *testing.T) {
 	for range deliverers {
 		tg, con := newRecorder(nil), newRecorder(nil)
 		recs = append(recs, tg, con)
-		run(t, openRedis(t, url, prefix), map[string]push.Sender{"telegram": tg, "console": con},
+		run(t, bottest.RedisStore(t, url, prefix), map[string]push.Sender{"telegram": tg, "console": con},
 			push.WithQueueSettings(schedule.Queue{Concurrency: 8}), push.WithBulkConcurrency(2))
 	}
-	o := push.NewOutbox(openRedis(t, url, prefix))
+	o := push.NewOutbox(bottest.RedisStore(t, url, prefix))
 	for i := range pushes {
 		conv := bot.Conversation{Channel: []string{"telegram", "console"}[i%2], User: fmt.Sprint(i)}
 		var opts []push.SendOption
@@ -596,7 +574,7 @@ func TestSeveralDeliverersShareOneRedis(t *testing.T) {
 		}
 		send(t, o, fmt.Sprintf("p%d", i), conv, text(fmt.Sprint(i)), opts...)
 	}
-	b := openRedis(t, url, prefix)
+	b := bottest.RedisStore(t, url, prefix)
 	eventually(t, "all pushes finished", drained(t, b, push.Queue("telegram"), push.BulkQueue("telegram"), push.Queue("console"), push.BulkQueue("console")))
 	busy := 0
 	for i := range pushes {
@@ -655,7 +633,7 @@ func TestBulkDoesNotHoldUpInteractive(t *testing.T) {
 }
 
 func TestKickSendsWithoutWaitingForThePoll(t *testing.T) {
-	b := openBolt(t)
+	b := bottest.EmbeddedStore(t, nil)
 	rec := newRecorder(nil)
 	d, _ := run(t, b, map[string]push.Sender{"telegram": rec}, push.WithRunnerOptions(schedule.WithPollInterval(time.Hour)))
 	o := push.NewOutbox(b, push.WithKicker(d))
@@ -674,7 +652,7 @@ func TestKickSendsWithoutWaitingForThePoll(t *testing.T) {
 // send through the outbox) and attaches the kicker afterwards, while other
 // goroutines may already be sending.
 func TestSetKickerAfterConstruction(t *testing.T) {
-	b := openBolt(t)
+	b := bottest.EmbeddedStore(t, nil)
 	o := push.NewOutbox(b)
 	rec := newRecorder(nil)
 	d, _ := run(t, b, map[string]push.Sender{"telegram": rec}, push.WithRunnerOptions(schedule.WithPollInterval(time.Hour)))
@@ -727,7 +705,7 @@ func TestCancel(t *testing.T) {
 }
 
 func TestSendRejectsBadInput(t *testing.T) {
-	b := openBolt(t)
+	b := bottest.EmbeddedStore(t, nil)
 	o := push.NewOutbox(b)
 	now := time.Now()
 	tests := []struct {
@@ -762,7 +740,7 @@ func TestSendRejectsBadInput(t *testing.T) {
 }
 
 func TestNewDelivererRejectsBadSenders(t *testing.T) {
-	b := openBolt(t)
+	b := bottest.EmbeddedStore(t, nil)
 	for name, senders := range map[string]map[string]push.Sender{
 		"none":      nil,
 		"bad name":  {"Tele Gram": newRecorder(nil)},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sportello/bot/bottest"
 	"sportello/bot/schedule"
 	"sportello/bot/store/redistest"
 )
@@ -102,7 +103,7 @@ func TestJanitorPurgesUnclaimedJobs(t *testing.T) {
 // TestJanitorPurgeTakesEveryBatch: one Purge goes on until a batch comes
 // back short, however many batches that takes.
 func TestJanitorPurgeTakesEveryBatch(t *testing.T) {
-	b := openBolt(t)
+	b := bottest.EmbeddedStore(t, nil)
 	now := time.Now()
 	for i := range 25 {
 		schedJob(t, b, schedule.Job{Queue: fmt.Sprintf("push:q%d", i%2), ID: fmt.Sprint(i), Due: now, Expires: now.Add(time.Duration(i) * time.Millisecond)})
@@ -117,7 +118,7 @@ func TestJanitorPurgeTakesEveryBatch(t *testing.T) {
 // and the recovery too; expired jobs are purged once Redis is back.
 func TestJanitorSurvivesRedisOutage(t *testing.T) {
 	srv := redistest.Start(t)
-	b := openRedis(t, srv.URL()+"?dial_timeout=100ms&read_timeout=200ms&max_retries=1", "outage")
+	b := bottest.RedisStore(t, srv.URL()+"?dial_timeout=100ms&read_timeout=200ms&max_retries=1", "outage")
 	log, logs := testLogger()
 	startJanitor(t, schedule.NewJanitor(b, schedule.JanitorConfig{Every: 20 * time.Millisecond, Logger: log}))
 	srv.Stop()

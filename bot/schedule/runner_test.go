@@ -14,9 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sportello/bot/bottest"
 	"sportello/bot/schedule"
-	"sportello/bot/store/boltstore"
-	"sportello/bot/store/redisstore"
 	"sportello/bot/store/redistest"
 )
 
@@ -28,37 +27,16 @@ type backend interface {
 	Pending(ctx context.Context, queue string) (int, error)
 }
 
-func openBolt(t *testing.T) *boltstore.Store {
-	t.Helper()
-	s, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatalf("Open = %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-func openRedis(t *testing.T, url, prefix string) *redisstore.Store {
-	t.Helper()
-	rdb, err := redisstore.NewClient(url)
-	if err != nil {
-		t.Fatalf("NewClient = %v", err)
-	}
-	s := redisstore.New(rdb, prefix)
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 // backends runs fn against bbolt and against Redis.
 func backends(t *testing.T, fn func(t *testing.T, open func() backend)) {
 	t.Run("bolt", func(t *testing.T) {
-		s := openBolt(t)
+		s := bottest.EmbeddedStore(t, nil)
 		fn(t, func() backend { return s })
 	})
 	t.Run("redis", func(t *testing.T) {
 		url := redistest.URL(t)
 		prefix := redistest.Prefix(t, url)
-		fn(t, func() backend { return openRedis(t, url, prefix) })
+		fn(t, func() backend { return bottest.RedisStore(t, url, prefix) })
 	})
 }
 
@@ -201,7 +179,7 @@ func (c *claimCounter) Claim(ctx context.Context, queue string, now time.Time, l
 }
 
 func TestKickRunsWithoutWaitingForThePoll(t *testing.T) {
-	b := openBolt(t)
+	b := bottest.EmbeddedStore(t, nil)
 	cc := &claimCounter{Backend: b, claims: make(chan struct{}, 1)}
 	got := make(chan string, 1)
 	r := newRunner(t, cc, []schedule.Queue{{Name: "tasks", Handler: func(_ context.Context, j schedule.Job) error {
@@ -257,7 +235,7 @@ func TestRetryWithBackoffThenSuccess(t *testing.T) {
 }
 
 func TestGivesUpAfterMaxAttempts(t *testing.T) {
-	b := openBolt(t)
+	b := bottest.EmbeddedStore(t, nil)
 	reg := prometheus.NewPedanticRegistry()
 	m := schedule.NewMetrics(reg)
 	log, logs := testLogger()
@@ -312,7 +290,7 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 }
 
 func TestPanicIsRecoveredAndRetried(t *testing.T) {
-	b := openBolt(t)
+	b := bottest.EmbeddedStore(t, nil)
 	reg := prometheus.NewPedanticRegistry()
 	log, logs := testLogger()
 	attempts := make(chan int, 10)
@@ -342,7 +320,7 @@ func TestPanicIsRecoveredAndRetried(t *testing.T) {
 }
 
 func TestPermanentErrorDrops(t *testing.T) {
-	b := openBolt(t)
+	b := bottest.EmbeddedStore(t, nil)
 	reg := prometheus.NewPedanticRegistry()
 	var calls atomic.Int32
 	r := newRunner(t, b, []schedule.Queue{{
@@ -367,7 +345,7 @@ func TestPermanentErrorDrops(t *testing.T) {
 }
 
 func TestRetryAfterDoesNotCountAnAttempt(t *testing.T) {
-	b := openBolt(t)
+	b := bottest.EmbeddedStore(t, nil)
 	type call struct {
 		attempt int
 		at      time.Time
@@ -397,7 +375,7 @@ func TestRetryAfterDoesNotCountAnAttempt(t *testing.T) {
 }
 
 func TestConcurrencyIsBounded(t *testing.T) {
-	b := openBolt(t)
+	b := bottest.EmbeddedStore(t, nil)
 	const limit, jobs = 3, 10
 	var running, most atomic.Int32
 	started := make(chan struct{}, jobs)
@@ -438,7 +416,7 @@ func TestConcurrencyIsBounded(t *testing.T) {
 }
 
 func TestShutdownWaitsForRunningJobs(t *testing.T) {
-	b := openBolt(t)
+	b := bottest.EmbeddedStore(t, nil)
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	var finished atomic.Bool
@@ -511,7 +489,7 @@ func TestShutdownGraceReleasesJobs(t *testing.T) {
 }
 
 func TestHandlerContextEndsBeforeTheLease(t *testing.T) {
-	b := openBolt(t)
+	b := bottest.EmbeddedStore(t, nil)
 	deadlines := make(chan time.Duration, 1)
 	r := newRunner(t, b, []schedule.Queue{{Name: "tasks", Lease: 10 * time.Second, Handler: func(ctx context.Context, _ schedule.Job) error {
 		d, ok := ctx.Deadline()
@@ -569,12 +547,12 @@ func TestSeveralRunnersRunEachJobOnce(t *testing.T) {
 		}
 		return nil
 	}
-	b := openRedis(t, url, prefix)
+	b := bottest.RedisStore(t, url, prefix)
 	for i := range jobs {
 		schedJob(t, b, schedule.Job{Queue: "tasks", ID: fmt.Sprint(i), Due: time.Now()})
 	}
 	for range runners {
-		start(t, newRunner(t, openRedis(t, url, prefix), []schedule.Queue{{Name: "tasks", Handler: handler, Concurrency: 8}},
+		start(t, newRunner(t, bottest.RedisStore(t, url, prefix), []schedule.Queue{{Name: "tasks", Handler: handler, Concurrency: 8}},
 			schedule.WithPollInterval(5*time.Millisecond)))
 	}
 	recv(t, all, "all jobs run")
@@ -592,7 +570,7 @@ func TestSeveralRunnersRunEachJobOnce(t *testing.T) {
 // keeps polling; once Redis is back, new jobs run.
 func TestRunnerSurvivesRedisOutage(t *testing.T) {
 	srv := redistest.Start(t)
-	b := openRedis(t, srv.URL()+"?dial_timeout=100ms&read_timeout=200ms&max_retries=1", "outage")
+	b := bottest.RedisStore(t, srv.URL()+"?dial_timeout=100ms&read_timeout=200ms&max_retries=1", "outage")
 	log, logs := testLogger()
 	got := make(chan string, 10)
 	r := newRunner(t, b, []schedule.Queue{{Name: "tasks", Handler: func(_ context.Context, j schedule.Job) error {
@@ -619,7 +597,7 @@ func TestRunnerSurvivesRedisOutage(t *testing.T) {
 }
 
 func TestNewRunnerRejectsBadQueues(t *testing.T) {
-	b := openBolt(t)
+	b := bottest.EmbeddedStore(t, nil)
 	h := func(context.Context, schedule.Job) error { return nil }
 	tests := []struct {
 		name   string
@@ -654,7 +632,7 @@ func TestRetryAfterLogLevel(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b := openBolt(t)
+			b := bottest.EmbeddedStore(t, nil)
 			log, logs := testLogger()
 			calls := make(chan int, 10)
 			var n atomic.Int32

@@ -13,8 +13,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"sportello/bot/booking"
+	"sportello/bot/bottest"
 	"sportello/bot/store"
-	"sportello/bot/store/redisstore"
 	"sportello/bot/store/redistest"
 	"sportello/bot/store/storetest"
 )
@@ -23,7 +23,7 @@ func TestBookingConformance(t *testing.T) {
 	url := redistest.URL(t)
 	storetest.RunBooking(t, func(t *testing.T) func() booking.Store {
 		prefix := redistest.Prefix(t, url)
-		return func() booking.Store { return open(t, url, prefix) }
+		return func() booking.Store { return bottest.RedisStore(t, url, prefix) }
 	})
 }
 
@@ -34,7 +34,7 @@ func TestBookingConformanceCluster(t *testing.T) {
 	url := redistest.StartCluster(t)
 	storetest.RunBooking(t, func(t *testing.T) func() booking.Store {
 		prefix := redistest.NewPrefix()
-		return func() booking.Store { return open(t, url, prefix) }
+		return func() booking.Store { return bottest.RedisStore(t, url, prefix) }
 	})
 	t.Run("HashTagPerPrefix", func(t *testing.T) { testHashTagPerPrefix(t, url) })
 }
@@ -45,7 +45,7 @@ func TestBookingConformanceCluster(t *testing.T) {
 func testHashTagPerPrefix(t *testing.T, url string) {
 	ctx := context.Background()
 	for i := range 2 {
-		st := open(t, url, redistest.NewPrefix())
+		st := bottest.RedisStore(t, url, redistest.NewPrefix())
 		cc, ok := st.Client().(*redis.ClusterClient)
 		if !ok {
 			t.Fatalf("Got(client %T), want a cluster client", st.Client())
@@ -82,7 +82,7 @@ func TestBookingLinearizable(t *testing.T) {
 	url := redistest.URL(t)
 	storetest.RunLinearizable(t, func(t *testing.T) func() booking.Store {
 		prefix := redistest.Prefix(t, url)
-		return func() booking.Store { return open(t, url, prefix) }
+		return func() booking.Store { return bottest.RedisStore(t, url, prefix) }
 	}, 12000)
 }
 
@@ -95,7 +95,7 @@ func TestBookingHelperProcess(t *testing.T) {
 	var first, n int
 	fmt.Sscan(os.Getenv("SPORTELLO_HELPER_FIRST"), &first)
 	fmt.Sscan(os.Getenv("SPORTELLO_HELPER_N"), &n)
-	st := open(t, os.Getenv("SPORTELLO_HELPER_URL"), os.Getenv("SPORTELLO_HELPER_PREFIX"))
+	st := bottest.RedisStore(t, os.Getenv("SPORTELLO_HELPER_URL"), os.Getenv("SPORTELLO_HELPER_PREFIX"))
 	s := storetest.NewService(t, st, storetest.TestComune, storetest.NewClock(storetest.T0), nil, nil)
 	for _, line := range storetest.Race(s, first, n) {
 		fmt.Println("RESULT " + line)
@@ -141,19 +141,8 @@ func TestBookingRaceSeveralProcesses(t *testing.T) {
 	if len(results) != procs*perProc {
 		t.Fatalf("got %d results from the helpers, want %d", len(results), procs*perProc)
 	}
-	s := storetest.NewService(t, open(t, url, prefix), storetest.TestComune, storetest.NewClock(storetest.T0), nil, nil)
+	s := storetest.NewService(t, bottest.RedisStore(t, url, prefix), storetest.TestComune, storetest.NewClock(storetest.T0), nil, nil)
 	storetest.CheckRace(t, s, results)
-}
-
-func openTB(tb testing.TB, url, prefix string) *redisstore.Store {
-	tb.Helper()
-	rdb, err := redisstore.NewClient(url)
-	if err != nil {
-		tb.Fatalf("NewClient(%q) = %v", url, err)
-	}
-	s := redisstore.New(rdb, prefix)
-	tb.Cleanup(func() { s.Close() })
-	return s
 }
 
 // BenchmarkBook measures one Service.Book on Redis without contention.
@@ -161,7 +150,7 @@ func openTB(tb testing.TB, url, prefix string) *redisstore.Store {
 //	go test ./bot/store/redisstore -run '^$' -bench 'Book$'
 func BenchmarkBook(b *testing.B) {
 	url := redistest.URL(b)
-	s := storetest.NewService(b, openTB(b, url, redistest.Prefix(b, url)), storetest.BenchComune,
+	s := storetest.NewService(b, bottest.RedisStore(b, url, redistest.Prefix(b, url)), storetest.BenchComune,
 		storetest.NewClock(storetest.StampedeT0), nil, nil)
 	storetest.BenchBook(b, s)
 }
@@ -171,7 +160,7 @@ func BenchmarkBook(b *testing.B) {
 //	go test ./bot/store/redisstore -run '^$' -bench 'Times$'
 func BenchmarkTimes(b *testing.B) {
 	url := redistest.URL(b)
-	s := storetest.NewService(b, openTB(b, url, redistest.Prefix(b, url)), storetest.BenchComune,
+	s := storetest.NewService(b, bottest.RedisStore(b, url, redistest.Prefix(b, url)), storetest.BenchComune,
 		storetest.NewClock(storetest.StampedeT0), nil, nil)
 	storetest.BenchTimes(b, s)
 }
@@ -189,7 +178,7 @@ func BenchmarkStampede(b *testing.B) {
 		clock := storetest.NewClock(storetest.StampedeT0)
 		var svcs []*booking.Service
 		for range 4 {
-			svcs = append(svcs, storetest.NewService(b, openTB(b, url, prefix), storetest.StampedeComune, clock, nil, nil))
+			svcs = append(svcs, storetest.NewService(b, bottest.RedisStore(b, url, prefix), storetest.StampedeComune, clock, nil, nil))
 		}
 		days, err := svcs[0].Days(context.Background(), "", storetest.StampedeT0)
 		if err != nil {
@@ -223,7 +212,7 @@ func BenchmarkStampede(b *testing.B) {
 // store.ErrUnavailable and takes nothing; once Redis is back, booking works.
 func TestBookingOutage(t *testing.T) {
 	srv := redistest.Start(t)
-	st := openTB(t, srv.URL()+"?dial_timeout=200ms&read_timeout=200ms&write_timeout=200ms&max_retries=1", "outage")
+	st := bottest.RedisStore(t, srv.URL()+"?dial_timeout=200ms&read_timeout=200ms&write_timeout=200ms&max_retries=1", "outage")
 	s := storetest.NewService(t, st, storetest.TestComune, storetest.NewClock(storetest.T0), nil, nil)
 	ctx := context.Background()
 	slot := storetest.At("centrale", 2026, 3, 4, 9, 0)

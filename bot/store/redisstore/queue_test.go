@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"sportello/bot/bottest"
 	"sportello/bot/schedule"
 	"sportello/bot/store"
 	"sportello/bot/store/redistest"
@@ -23,7 +24,7 @@ func TestQueueConformance(t *testing.T) {
 	url := redistest.URL(t)
 	storetest.RunQueue(t, func(t *testing.T) func() storetest.Queue {
 		prefix := redistest.Prefix(t, url)
-		return func() storetest.Queue { return open(t, url, prefix) }
+		return func() storetest.Queue { return bottest.RedisStore(t, url, prefix) }
 	})
 }
 
@@ -33,7 +34,7 @@ func TestQueueConformanceCluster(t *testing.T) {
 	url := redistest.StartCluster(t)
 	storetest.RunQueue(t, func(t *testing.T) func() storetest.Queue {
 		prefix := redistest.NewPrefix() // the keys vanish with the cluster
-		return func() storetest.Queue { return open(t, url, prefix) }
+		return func() storetest.Queue { return bottest.RedisStore(t, url, prefix) }
 	})
 }
 
@@ -44,7 +45,7 @@ func TestQueueConformanceCluster(t *testing.T) {
 func TestPurgeLeavesNoJobData(t *testing.T) {
 	url := redistest.URL(t)
 	prefix := redistest.Prefix(t, url)
-	s := open(t, url, prefix)
+	s := bottest.RedisStore(t, url, prefix)
 	ctx := context.Background()
 	now := time.Now()
 	for i, queue := range []string{"push:telegram", "push:console-3f2a9c1d", "push:console-3f2a9c1d:bulk"} {
@@ -88,7 +89,7 @@ func TestPurgeLeavesNoJobData(t *testing.T) {
 func TestQueueKeysShareHashSlot(t *testing.T) {
 	url := redistest.URL(t)
 	prefix := redistest.Prefix(t, url)
-	s := open(t, url, prefix)
+	s := bottest.RedisStore(t, url, prefix)
 	ctx := context.Background()
 	if err := s.Schedule(ctx, schedule.Job{Queue: "push:telegram", ID: "x", Due: time.Now(), Payload: []byte("p")}); err != nil {
 		t.Fatal(err)
@@ -116,7 +117,7 @@ func TestHelperClaimer(t *testing.T) {
 	if os.Getenv("SPORTELLO_HELPER") != "claim" {
 		t.Skip("helper process only")
 	}
-	s := open(t, os.Getenv("SPORTELLO_HELPER_URL"), os.Getenv("SPORTELLO_HELPER_PREFIX"))
+	s := bottest.RedisStore(t, os.Getenv("SPORTELLO_HELPER_URL"), os.Getenv("SPORTELLO_HELPER_PREFIX"))
 	ctx := context.Background()
 	var mu sync.Mutex
 	w := bufio.NewWriter(os.Stdout)
@@ -156,7 +157,7 @@ func TestHelperClaimer(t *testing.T) {
 func TestSeveralProcessesClaimOneQueue(t *testing.T) {
 	url := redistest.URL(t)
 	prefix := redistest.Prefix(t, url)
-	s := open(t, url, prefix)
+	s := bottest.RedisStore(t, url, prefix)
 	ctx := context.Background()
 	const procs, jobs = 4, 400
 	for i := range jobs {
@@ -218,7 +219,7 @@ func TestSeveralProcessesClaimOneQueue(t *testing.T) {
 // Redis is back.
 func TestQueueOutageAndRecovery(t *testing.T) {
 	srv := redistest.Start(t)
-	s := open(t, srv.URL()+"?dial_timeout=200ms&read_timeout=200ms&write_timeout=200ms&max_retries=1", "outage")
+	s := bottest.RedisStore(t, srv.URL()+"?dial_timeout=200ms&read_timeout=200ms&write_timeout=200ms&max_retries=1", "outage")
 	ctx := context.Background()
 	now := time.Now()
 	job := schedule.Job{Queue: "tasks", ID: "x", Due: now, Payload: []byte("p")}

@@ -11,23 +11,19 @@ import (
 	"testing"
 	"time"
 
+	"sportello/bot/bottest"
 	"sportello/bot/store"
 	"sportello/bot/store/redisstore"
 	"sportello/bot/store/redistest"
 	"sportello/bot/store/storetest"
 )
 
-func open(t *testing.T, url, prefix string) *redisstore.Store {
-	t.Helper()
-	return openTB(t, url, prefix)
-}
-
 func TestConformance(t *testing.T) {
 	url := redistest.URL(t)
 	storetest.Run(t, func(t *testing.T) func() storetest.Store {
 		prefix := redistest.Prefix(t, url)
 		// Each handle is its own client, as each replica would have.
-		return func() storetest.Store { return open(t, url, prefix) }
+		return func() storetest.Store { return bottest.RedisStore(t, url, prefix) }
 	})
 }
 
@@ -37,7 +33,7 @@ func TestConformanceCluster(t *testing.T) {
 	url := redistest.StartCluster(t)
 	storetest.Run(t, func(t *testing.T) func() storetest.Store {
 		prefix := redistest.NewPrefix() // the keys vanish with the cluster
-		return func() storetest.Store { return open(t, url, prefix) }
+		return func() storetest.Store { return bottest.RedisStore(t, url, prefix) }
 	})
 }
 
@@ -46,7 +42,7 @@ func TestConformanceSentinel(t *testing.T) {
 	url := redistest.StartSentinel(t)
 	storetest.Run(t, func(t *testing.T) func() storetest.Store {
 		prefix := redistest.NewPrefix()
-		return func() storetest.Store { return open(t, url, prefix) }
+		return func() storetest.Store { return bottest.RedisStore(t, url, prefix) }
 	})
 }
 
@@ -56,7 +52,7 @@ func TestHelperProcess(t *testing.T) {
 	if os.Getenv("SPORTELLO_HELPER") != "increment" {
 		t.Skip("helper process only")
 	}
-	s := open(t, os.Getenv("SPORTELLO_HELPER_URL"), os.Getenv("SPORTELLO_HELPER_PREFIX"))
+	s := bottest.RedisStore(t, os.Getenv("SPORTELLO_HELPER_URL"), os.Getenv("SPORTELLO_HELPER_PREFIX"))
 	var n int
 	fmt.Sscan(os.Getenv("SPORTELLO_HELPER_N"), &n)
 	ctx := context.Background()
@@ -105,7 +101,7 @@ func TestSeveralProcessesShareOneRedis(t *testing.T) {
 			t.Fatalf("helper %d: %v\n%s", i, err, outs[i])
 		}
 	}
-	if got, want := storetest.Counter(t, open(t, url, prefix), "shared"), procs*perProc; got != want {
+	if got, want := storetest.Counter(t, bottest.RedisStore(t, url, prefix), "shared"), procs*perProc; got != want {
 		t.Errorf("counter = %d, want %d: updates were lost across processes", got, want)
 	}
 }
@@ -115,7 +111,7 @@ func TestSeveralProcessesShareOneRedis(t *testing.T) {
 // works again once Redis is back.
 func TestOutageAndRecovery(t *testing.T) {
 	srv := redistest.Start(t)
-	s := open(t, srv.URL()+"?dial_timeout=200ms&read_timeout=200ms&write_timeout=200ms&max_retries=1", "outage")
+	s := bottest.RedisStore(t, srv.URL()+"?dial_timeout=200ms&read_timeout=200ms&write_timeout=200ms&max_retries=1", "outage")
 	ctx := context.Background()
 	if err := storetest.Increment(ctx, s, "k"); err != nil {
 		t.Fatalf("Increment before outage = %v", err)
@@ -152,7 +148,7 @@ func TestOutageAndRecovery(t *testing.T) {
 // with ErrUnavailable and, once Redis is back, the conversation is usable.
 func TestOutageMidTurn(t *testing.T) {
 	srv := redistest.Start(t)
-	s := open(t, srv.URL()+"?dial_timeout=200ms&read_timeout=200ms&max_retries=1", "midturn")
+	s := bottest.RedisStore(t, srv.URL()+"?dial_timeout=200ms&read_timeout=200ms&max_retries=1", "midturn")
 	ctx := context.Background()
 	l, err := s.Acquire(ctx, "k", time.Second)
 	if err != nil {
@@ -237,7 +233,7 @@ func TestNewClientErrorsHidePasswords(t *testing.T) {
 func TestKeysShareHashSlot(t *testing.T) {
 	url := redistest.URL(t)
 	prefix := redistest.Prefix(t, url)
-	s := open(t, url, prefix)
+	s := bottest.RedisStore(t, url, prefix)
 	ctx := context.Background()
 	if err := storetest.Increment(ctx, s, "telegram:42"); err != nil {
 		t.Fatal(err)
@@ -260,7 +256,7 @@ func TestKeysShareHashSlot(t *testing.T) {
 func TestCheckLayout(t *testing.T) {
 	url := redistest.URL(t)
 	prefix := redistest.Prefix(t, url)
-	s := open(t, url, prefix)
+	s := bottest.RedisStore(t, url, prefix)
 	ctx := context.Background()
 	if err := s.CheckLayout(ctx); err != nil {
 		t.Fatalf("CheckLayout on fresh data = %v", err)
