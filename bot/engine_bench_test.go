@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"sportello/bot"
 	"sportello/bot/locale"
 	"sportello/bot/store/boltstore"
@@ -18,25 +16,6 @@ import (
 	"sportello/bot/store/redistest"
 	"sportello/locales"
 )
-
-// roundTrips counts commands sent to Redis (a pipeline counts once).
-type roundTrips struct{ n atomic.Int64 }
-
-func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		r.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		r.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
-var _ redis.Hook = (*roundTrips)(nil)
 
 func benchEngine(b *testing.B, s bot.StateStore) *bot.Engine {
 	b.Helper()
@@ -55,7 +34,7 @@ func benchEngine(b *testing.B, s bot.StateStore) *bot.Engine {
 	return e
 }
 
-func redisBenchStore(b *testing.B, rt *roundTrips) *redisstore.Store {
+func redisBenchStore(b *testing.B, rt *redistest.RoundTrips) *redisstore.Store {
 	b.Helper()
 	url := redistest.URL(b)
 	rdb, err := redisstore.NewClient(url + "?pool_size=64")
@@ -100,13 +79,13 @@ func BenchmarkTurnEmbedded(b *testing.B) {
 
 // BenchmarkTurnRedis: one turn on Redis, with the round trips per turn.
 func BenchmarkTurnRedis(b *testing.B) {
-	rt := &roundTrips{}
+	rt := &redistest.RoundTrips{}
 	e := benchEngine(b, redisBenchStore(b, rt))
 	benchTurns(b, e)
 	b.StopTimer()
 	// The first use of each script may add an EVAL after NOSCRIPT; over
 	// many turns the average converges on the steady state.
-	b.ReportMetric(float64(rt.n.Load())/float64(b.N+1), "roundtrips/turn")
+	b.ReportMetric(float64(rt.Count())/float64(b.N+1), "roundtrips/turn")
 }
 
 // BenchmarkConcurrentTurnsRedis: 1,000 conversations on Redis served by 64

@@ -2,7 +2,6 @@ package telegram
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -11,25 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"sportello/bot/store/redistest"
 )
-
-// rtCounter counts Redis round trips (a pipeline is one).
-type rtCounter struct{ n atomic.Int64 }
-
-func (c *rtCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (c *rtCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-func (c *rtCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
 
 // BenchmarkWebhook measures the webhook path on Redis: an update POSTed to
 // the webhook handler, recorded in the inbox, claimed by a worker, turned
@@ -55,7 +37,7 @@ func benchWebhook(b *testing.B, perSecond int) {
 		c.Workers = 16                      // the default
 		c.IdlePoll = 500 * time.Millisecond // the default
 	}))
-	counter := &rtCounter{}
+	counter := &redistest.RoundTrips{}
 	r.rdb.AddHook(counter)
 	handler := r.ch.WebhookHandler()
 
@@ -95,7 +77,7 @@ func benchWebhook(b *testing.B, perSecond int) {
 	}
 
 	b.ResetTimer()
-	counter.n.Store(0)
+	counter.Reset()
 	want.Store(int64(b.N))
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -130,7 +112,7 @@ func benchWebhook(b *testing.B, perSecond int) {
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
-	rts := counter.n.Load()
+	rts := counter.Count()
 
 	mu.Lock()
 	slices.Sort(lat)

@@ -1,9 +1,7 @@
 package redisstore_test
 
 import (
-	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -12,25 +10,6 @@ import (
 	"sportello/bot/store/redistest"
 	"sportello/bot/store/storetest"
 )
-
-// roundTrips counts requests sent to Redis (a pipeline counts once).
-type roundTrips struct{ n atomic.Int64 }
-
-func (c *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (c *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
 
 // BenchmarkClaimDone measures Claim+Done on Redis (see BENCHMARKS.md):
 //
@@ -45,11 +24,11 @@ func BenchmarkClaimDone(b *testing.B) {
 			}
 			rdb := redis.NewClient(opts)
 			defer rdb.Close()
-			rt := &roundTrips{}
+			rt := &redistest.RoundTrips{}
 			rdb.AddHook(rt)
 			s := redisstore.New(rdb, redistest.Prefix(b, url))
-			storetest.BenchClaimDone(b, s, bc.batch, bc.workers, func() { rt.n.Store(0) })
-			b.ReportMetric(float64(rt.n.Load())/float64(b.N), "round-trips/job")
+			storetest.BenchClaimDone(b, s, bc.batch, bc.workers, func() { rt.Reset() })
+			b.ReportMetric(float64(rt.Count())/float64(b.N), "round-trips/job")
 		})
 	}
 }
@@ -63,8 +42,8 @@ func BenchmarkSchedule(b *testing.B) {
 	for _, expires := range []bool{false, true} {
 		b.Run(fmt.Sprintf("expires=%v", expires), func(b *testing.B) {
 			s, rt := benchStore(b, url)
-			storetest.BenchSchedule(b, s, expires, func() { rt.n.Store(0) })
-			b.ReportMetric(float64(rt.n.Load())/float64(b.N), "round-trips/job")
+			storetest.BenchSchedule(b, s, expires, func() { rt.Reset() })
+			b.ReportMetric(float64(rt.Count())/float64(b.N), "round-trips/job")
 		})
 	}
 }
@@ -75,21 +54,21 @@ func BenchmarkPurge(b *testing.B) {
 	for _, batch := range []int{100, 500} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			s, rt := benchStore(b, url)
-			storetest.BenchPurge(b, s, batch, func() { rt.n.Store(0) })
-			b.ReportMetric(float64(rt.n.Load())/float64(b.N), "round-trips/job")
+			storetest.BenchPurge(b, s, batch, func() { rt.Reset() })
+			b.ReportMetric(float64(rt.Count())/float64(b.N), "round-trips/job")
 		})
 	}
 }
 
 // benchStore opens a store on a fresh prefix whose client counts round trips.
-func benchStore(b *testing.B, url string) (*redisstore.Store, *roundTrips) {
+func benchStore(b *testing.B, url string) (*redisstore.Store, *redistest.RoundTrips) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		b.Fatal(err)
 	}
 	rdb := redis.NewClient(opts)
 	b.Cleanup(func() { rdb.Close() })
-	rt := &roundTrips{}
+	rt := &redistest.RoundTrips{}
 	rdb.AddHook(rt)
 	return redisstore.New(rdb, redistest.Prefix(b, url)), rt
 }

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -238,4 +239,35 @@ func StartSentinel(t testing.TB) string {
 		return err == nil && len(addr) == 2
 	})
 	return url
+}
+
+// RoundTrips is a go-redis hook that counts the requests a client sends to
+// Redis (a pipeline counts once), for benchmarks that report round trips.
+type RoundTrips struct{ n atomic.Int64 }
+
+var _ redis.Hook = (*RoundTrips)(nil)
+
+// Count returns the round trips counted since the last Reset.
+func (r *RoundTrips) Count() int64 { return r.n.Load() }
+
+// Reset starts counting from zero.
+func (r *RoundTrips) Reset() { r.n.Store(0) }
+
+// DialHook implements redis.Hook.
+func (r *RoundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook implements redis.Hook.
+func (r *RoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		r.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+// ProcessPipelineHook implements redis.Hook.
+func (r *RoundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		r.n.Add(1)
+		return next(ctx, cmds)
+	}
 }
