@@ -616,17 +616,16 @@ func (l chatLine) buttons() []string {
 
 func press(id string) string { return `{"button":"` + id + `"}` }
 
-// TestWaitlistOfferIsPushedToTheWaitingChat: two citizens in two chat
-// processes on one Redis; the second joins the waitlist for the only slot;
-// when the first cancels, the second's terminal prints the offer as a push
-// line, and accepting it books the slot.
-func TestWaitlistOfferIsPushedToTheWaitingChat(t *testing.T) {
-	url := redistest.URL(t)
+// oneSlotComune writes a Comune file whose calendar holds a single place,
+// three days from now, with waitlist offers at any hour (the tests run at
+// any time of day), and returns its path.
+func oneSlotComune(t *testing.T) string {
+	t.Helper()
 	day := time.Now().AddDate(0, 0, 3).Format(time.DateOnly)
-	comuneFile := filepath.Join(t.TempDir(), "comune.yaml")
-	os.WriteFile(comuneFile, []byte(`name: Comune di Prova
+	path := filepath.Join(t.TempDir(), "comune.yaml")
+	err := os.WriteFile(path, []byte(`name: Comune di Prova
 fees: {cie: "22.21", cie_duplicate: "27.37"}
-booking: {horizon_days: 30, min_notice_hours: 2, confirm_days_before: 0, waitlist_offer_hours: "00:00-24:00"} # offers at any hour: the test runs at any time of day
+booking: {horizon_days: 30, min_notice_hours: 2, confirm_days_before: 0, waitlist_offer_hours: "00:00-24:00"}
 offices:
   - id: unica
     name: Sede unica
@@ -636,6 +635,19 @@ offices:
     openings:
       - {date: `+day+`, hours: ["09:00-09:30"]}
 `), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestWaitlistOfferIsPushedToTheWaitingChat: two citizens in two chat
+// processes on one Redis; the second joins the waitlist for the only slot;
+// when the first cancels, the second's terminal prints the offer as a push
+// line, and accepting it books the slot.
+func TestWaitlistOfferIsPushedToTheWaitingChat(t *testing.T) {
+	url := redistest.URL(t)
+	comuneFile := oneSlotComune(t)
 	env := map[string]string{"REDIS_URL": url, "SPORTELLO_REDIS_PREFIX": redistest.Prefix(t, url), "SPORTELLO_COMUNE": comuneFile}
 
 	a := startChat(t, env, "a")

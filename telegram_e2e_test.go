@@ -14,9 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -522,23 +520,7 @@ func TestTelegramEndToEnd(t *testing.T) {
 func TestTelegramWaitlistOfferIsPushed(t *testing.T) {
 	t.Parallel()
 	redisURL := redistest.URL(t)
-	day := time.Now().AddDate(0, 0, 3).Format(time.DateOnly)
-	comuneFile := filepath.Join(t.TempDir(), "comune.yaml")
-	err := os.WriteFile(comuneFile, []byte(`name: Comune di Prova
-fees: {cie: "22.21", cie_duplicate: "27.37"}
-booking: {horizon_days: 30, min_notice_hours: 2, confirm_days_before: 0, waitlist_offer_hours: "00:00-24:00"} # offers at any hour: the test runs at any time of day
-offices:
-  - id: unica
-    name: Sede unica
-    address: Via Roma 1
-    slot_minutes: 30
-    desks: 1
-    openings:
-      - {date: `+day+`, hours: ["09:00-09:30"]}
-`), 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
+	comuneFile := oneSlotComune(t)
 	fake := startFakeAPI(t)
 	addr := freePort(t)
 	env := tgEnv(t, fake, addr, "polling")

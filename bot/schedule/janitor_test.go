@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,20 +24,7 @@ type purgingBackend interface {
 // waits for Run to return.
 func startJanitor(t *testing.T, j *schedule.Janitor) (stop func() error) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- j.Run(ctx) }()
-	var once sync.Once
-	var err error
-	stop = func() error {
-		once.Do(func() {
-			cancel()
-			err = <-done
-		})
-		return err
-	}
-	t.Cleanup(func() { stop() })
-	return stop
+	return runUntilStopped(t, j.Run)
 }
 
 func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {

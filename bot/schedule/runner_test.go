@@ -44,9 +44,16 @@ func backends(t *testing.T, fn func(t *testing.T, open func() backend)) {
 // for Run to return, reporting its error.
 func start(t *testing.T, r *schedule.Runner) (stop func() error) {
 	t.Helper()
+	return runUntilStopped(t, r.Run)
+}
+
+// runUntilStopped runs run (a Runner's or a Janitor's Run) until the test
+// ends; the returned stop cancels it and waits for it to return.
+func runUntilStopped(t *testing.T, run func(context.Context) error) (stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	go func() { done <- run(ctx) }()
 	var once sync.Once
 	var err error
 	stop = func() error {
