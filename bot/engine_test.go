@@ -177,7 +177,7 @@ func TestFirstMessageThatAsksIsAnsweredToo(t *testing.T) {
 func TestReturningCitizenIsWelcomedBack(t *testing.T) {
 	h := newHarness(t)
 	h.Text("u1", "ciao")
-	h.clock.Advance(31 * time.Minute)
+	h.clock.Add(31 * time.Minute)
 	r := h.Text("u1", "ciao")
 	bottest.Contains(t, r, h.msg("it", "greeting.back"))
 }
@@ -187,13 +187,13 @@ func TestSessionExpiresAfterIdleTime(t *testing.T) {
 	h.Text("u1", "ciao")
 	h.Press("u1", "menu:reminders")
 	h.Text("u1", "Mario")
-	h.clock.Advance(29 * time.Minute)
+	h.clock.Add(29 * time.Minute)
 	r := h.Press("u1", "reminders:yes") // still within 30 minutes
 	bottest.Contains(t, r, "form: saved Mario")
 
 	h.Press("u1", "menu:reminders")
 	h.Text("u1", "Anna")
-	h.clock.Advance(31 * time.Minute)
+	h.clock.Add(31 * time.Minute)
 	r = h.Press("u1", "reminders:yes") // the flow has expired
 	bottest.Contains(t, r, h.msg("it", "button.stale"))
 	if strings.Contains(bottest.All(r), h.msg("it", "greeting.back")) {
@@ -307,7 +307,7 @@ func TestLanguage(t *testing.T) {
 		h.Text("u1", "ciao")
 		bottest.Contains(t, h.Text("u1", "english"), h.msg("en", "language.set"))
 		bottest.Contains(t, h.Text("u1", "menu"), h.msg("en", "menu.prompt"))
-		h.clock.Advance(2 * time.Hour) // the session expires, the choice does not
+		h.clock.Add(2 * time.Hour) // the session expires, the choice does not
 		r := h.Text("u1", "buongiorno")
 		bottest.Contains(t, r, h.msg("en", "greeting.back"))
 		bottest.Contains(t, h.Press("u1", "lang:it"), h.msg("it", "language.set"))

@@ -229,7 +229,7 @@ func waitlistOfferAccepted(t *testing.T, h *harness) {
 	accept := button(t, note, "appt:accept:"+mine[0].Code)
 	button(t, note, "appt:decline:"+mine[0].Code)
 	// Not delivered after the 15 minutes the place is held.
-	if got, want := h.outbox.expiry(t, "booking:"+mine[0].Code+":offer"), h.clock().Add(15*time.Minute); !got.Equal(want) {
+	if got, want := h.outbox.expiry(t, "booking:"+mine[0].Code+":offer"), h.clk.Now().Add(15*time.Minute); !got.Equal(want) {
 		t.Errorf("Got(offer expiry) = %s, want %s", got, want)
 	}
 
@@ -263,7 +263,7 @@ func TestWaitlistOfferExpires(t *testing.T) {
 	}
 	note := h.outbox.take("w")
 	accept := button(t, note, "appt:accept:")
-	h.advance(16 * time.Minute)
+	h.clk.Add(16 * time.Minute)
 	if _, err := h.svc.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func TestConfirmOrRelease(t *testing.T) {
 	h := newHarness(t, withComune(small(t)))
 	b1, b2 := h.fill()
 	// Sunday 29 November 09:30: both are asked to confirm.
-	h.set(b2.AskAt.Add(time.Minute))
+	h.clk.Set(b2.AskAt.Add(time.Minute))
 	if _, err := h.svc.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +294,7 @@ func TestConfirmOrRelease(t *testing.T) {
 	r := h.press("c1", button(t, n1, "appt:confirm:"+b1.Code))
 	contains(t, r, h.msg("it", "booking.appt.confirmed", map[string]any{"Code": b1.Code, "When": "martedì 1 dicembre 2026, ore 09:00", "Office": "Ufficio unico"}))
 	// c2 does not answer and is released at the deadline.
-	h.set(b2.ConfirmBy.Add(time.Minute))
+	h.clk.Set(b2.ConfirmBy.Add(time.Minute))
 	if _, err := h.svc.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +386,7 @@ func TestEndedBookingHasNothingToChoose(t *testing.T) {
 func TestPastAppointmentIsOver(t *testing.T) {
 	h := newHarness(t)
 	b := h.book("u", "centrale", "Mario Rossi", cfMario)
-	h.set(b.Start.Add(24 * time.Hour))
+	h.clk.Set(b.Start.Add(24 * time.Hour))
 
 	r := h.text("u", "/appuntamenti")
 	contains(t, r, h.msg("it", "booking.mine.none", nil))

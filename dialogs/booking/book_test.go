@@ -609,7 +609,7 @@ func TestMinorByTheComunesDate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.set(tc.now)
+			h.clk.Set(tc.now)
 			h.toName("u", "renewal", "centrale")
 			h.text("u", "Giuseppe Verdi")
 			r := h.text("u", cf)

@@ -42,8 +42,7 @@ type harness struct {
 	c      *comune.Comune
 	outbox *outbox
 
-	mu  sync.Mutex
-	now time.Time
+	clk *bottest.Clock
 }
 
 // Thursday 26 November 2026, 10:00 in Rome.
@@ -166,8 +165,8 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	h := &harness{t: t, now: start, c: cfg.comune, outbox: &outbox{seen: map[string]bool{}, msgs: map[bot.Conversation][]bot.Reply{}, expires: map[string]time.Time{}}}
-	st := cfg.store(t, h.clock)
+	h := &harness{t: t, clk: bottest.NewClock(start), c: cfg.comune, outbox: &outbox{seen: map[string]bool{}, msgs: map[bot.Conversation][]bot.Reply{}, expires: map[string]time.Time{}}}
+	st := cfg.store(t, h.clk.Now)
 	if cfg.failCommit != nil {
 		st = failingCommits{fullStore: st, fail: cfg.failCommit}
 	}
@@ -184,12 +183,12 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	notifier, err := booking.NewNotifier(booking.NotifierConfig{Catalog: h.cat, Comune: h.c, Sender: h.outbox, Now: h.clock})
+	notifier, err := booking.NewNotifier(booking.NotifierConfig{Catalog: h.cat, Comune: h.c, Sender: h.outbox, Now: h.clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.svc, err = core.New(core.Config{
-		Comune: h.c, Store: cal, PIIKey: []byte("0123456789abcdef-test-key"), Notifier: notifier, Now: h.clock,
+		Comune: h.c, Store: cal, PIIKey: []byte("0123456789abcdef-test-key"), Notifier: notifier, Now: h.clk.Now,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -201,30 +200,12 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	}
 	h.engine, err = bot.New(bot.Config{
 		Store: st, Catalog: h.cat, Vocabulary: vocab, Dialogs: dialogs,
-		Menu: []string{"book", "appointments"}, Office: h.c.Name, Now: h.clock,
+		Menu: []string{"book", "appointments"}, Office: h.c.Name, Now: h.clk.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return h
-}
-
-func (h *harness) clock() time.Time {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.now
-}
-
-func (h *harness) advance(d time.Duration) {
-	h.mu.Lock()
-	h.now = h.now.Add(d)
-	h.mu.Unlock()
-}
-
-func (h *harness) set(t time.Time) {
-	h.mu.Lock()
-	h.now = t
-	h.mu.Unlock()
 }
 
 func (h *harness) send(user string, in bot.Inbound) []bot.Reply {

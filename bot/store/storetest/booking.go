@@ -13,6 +13,7 @@ import (
 
 	"sportello/bot"
 	"sportello/bot/booking"
+	"sportello/bot/bottest"
 	"sportello/bot/comune"
 )
 
@@ -94,30 +95,10 @@ func Rome() *time.Location {
 var T0 = time.Date(2026, 3, 2, 8, 0, 0, 0, Rome())
 
 // Clock is a settable clock for the Service.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type Clock = bottest.Clock
 
 // NewClock returns a clock at t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Set moves the clock to t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-// Add moves the clock by d.
-func (c *Clock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
+func NewClock(t time.Time) *Clock { return bottest.NewClock(t) }
 
 // Inbox records the notices a Service sends: it stands in for the dialogs'
 // notifier, which renders them and hands them to the push outbox.
